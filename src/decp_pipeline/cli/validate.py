@@ -1,0 +1,58 @@
+"""`decp validate`: check DECP files against the official schemas, as a publisher would before publishing."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from decp_pipeline.cli.options import verbosity, verbosity_options
+from decp_pipeline.config import SCHEMA_VERSIONS
+from decp_pipeline.validation.files import FileValidation
+from decp_pipeline.validation.report import write_json, write_text
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option(
+    "--schema-version",
+    type=click.Choice(SCHEMA_VERSIONS),
+    default="auto",
+    show_default=True,
+    help="Format version to validate against; auto detects it from each file's content. "
+    "1.5-dgfip is the PES Marché variant of the 1.5 XSD.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
+@verbosity_options
+def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool) -> None:
+    """Validate DECP files (JSON or XML, format 1.5 or 2022) against the official schemas.
+
+    Prints one line per problem, FILE: record N (id=...): PATH: message [rule], a verdict line per file,
+    and a last line with the counts. Files of any size are read record by record.
+
+    Exit code: 0 every file is valid, 1 at least one file is invalid, 2 a file could not be read.
+    """
+    for path in files:
+        if os.path.isdir(path):
+            click.echo(
+                f"Error: {path} is a directory; give the files inside it (e.g. {path}/*.json)", err=True
+            )
+            raise SystemExit(2)
+    validations = (_with_progress(FileValidation(path, schema_version)) for path in files)
+    write = write_json if as_json else write_text
+    try:
+        totals = write(validations, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`decp validate big.json | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
+    raise SystemExit(totals.exit_code)
+
+
+def _with_progress(validation: FileValidation) -> FileValidation:
+    if verbosity() >= 1:
+        click.echo(f"validating {validation.path}", err=True)
+    return validation

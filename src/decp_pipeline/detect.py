@@ -1,0 +1,93 @@
+"""Telling what a DECP file holds: JSON or XML, and which version of the format.
+
+Everything is read from the content, never from the file name: publishers name files freely.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from lxml import etree
+
+Syntax = Literal["json", "xml"]
+
+# Fields that exist only in format 2022 (arrêtés du 22 décembre 2022): one of them is enough.
+MARKERS_2022 = frozenset(
+    {
+        "techniques",
+        "modalitesExecution",
+        "typesPrix",
+        "considerationsSociales",
+        "considerationsEnvironnementales",
+        "marcheInnovant",
+        "ccag",
+        "offresRecues",
+        "attributionAvance",
+        "sousTraitanceDeclaree",
+        "typeGroupementOperateurs",
+        "actesSousTraitance",
+        "modificationsActesSousTraitance",
+    }
+)
+# Fields that exist only in the DGFiP variant of format 1.5 (PES Marché).
+MARKERS_DGFIP = frozenset({"dateTransmissionDonneesEtalab", "urlProfilAcheteur"})
+
+HEAD_SIZE = 512
+
+
+class NotDecpDataError(Exception):
+    """The file is neither JSON nor XML (an archive, an HTML page, plain text ...)."""
+
+
+def sniff_syntax(head: bytes) -> Syntax:
+    """JSON or XML, from the first bytes of a file; raises NotDecpDataError otherwise."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", errors="ignore").lstrip()
+        if text.startswith("<"):
+            return "xml"
+        raise NotDecpDataError("the file is UTF-16 encoded: DECP JSON files must be UTF-8")
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not head:
+        raise NotDecpDataError("the file is empty")
+    lowered = head[:64].lower()
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        raise NotDecpDataError("the file is an HTML page, not DECP data")
+    if head.startswith(b"<"):
+        return "xml"
+    if head.startswith((b"{", b"[")):
+        return "json"
+    if head.startswith(b"PK\x03\x04"):
+        raise NotDecpDataError("the file is a ZIP archive, not JSON or XML")
+    if head.startswith(b"\x1f\x8b"):
+        raise NotDecpDataError("the file is gzip-compressed, not JSON or XML")
+    shown = head[:20].decode("utf-8", errors="replace")
+    raise NotDecpDataError(f"the file is neither JSON nor XML: it starts with {shown!r}")
+
+
+def json_record_version(record: Any) -> str:
+    """'2.0' for a format-2022 record, else '1.5'."""
+    if not isinstance(record, dict):
+        return "1.5"
+    if MARKERS_2022 & record.keys():
+        return "2.0"
+    holders = record.get("titulaires") or record.get("concessionnaires")
+    first = holders[0] if isinstance(holders, list) and holders else None
+    if isinstance(first, dict) and {"titulaire", "concessionnaire"} & first.keys():
+        return "2.0"
+    return "1.5"
+
+
+def xml_record_version(element: etree._Element) -> str:
+    """'2.0', '1.5-dgfip' or '1.5' for a record element, from the names of its children."""
+    names = {etree.QName(child).localname for child in element if isinstance(child.tag, str)}
+    if MARKERS_2022 & names:
+        return "2.0"
+    buyers = [
+        child
+        for child in element
+        if isinstance(child.tag, str) and etree.QName(child).localname in ("acheteur", "autoriteConcedante")
+    ]
+    buyer_fields = {etree.QName(g).localname for b in buyers for g in b if isinstance(g.tag, str)}
+    if MARKERS_DGFIP & (names | buyer_fields):
+        return "1.5-dgfip"
+    return "1.5"

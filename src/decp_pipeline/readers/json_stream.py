@@ -1,0 +1,239 @@
+"""Streaming JSON reading: the wrapper shape of a DECP file, then its records one by one.
+
+Real files wrap their records in several ways:
+
+- `{"marches": [...]}`: format 1.x (records are marchés and concessions, told apart by `_type` or keys);
+- `{"marches": {"marche": [...], "contrat-concession": [...]}}`: format 2022 (either list may come first);
+- `[...]`: a bare list of records (intermediate files of some peers);
+- `{...}`: one record on its own (official 1.x examples, per-record exports).
+
+The shape is found by reading the first parse events only; the records are then built by ijson's C backend
+(yajl2_c), fed chunk by chunk, so memory holds one chunk and the record being built whatever the file size.
+A syntax error is located (line, column) by a second pass that feeds the failing chunk byte by byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, Literal
+
+import ijson
+from ijson.utils import sendable_list
+
+CHUNK_SIZE = 1 << 16
+UTF8_BOM = b"\xef\xbb\xbf"
+
+Shape = Literal["marches-list", "marches-object", "list", "record", "other"]
+
+# Keys that only a contract record has at its top level: a root object with them is a bare record.
+RECORD_KEYS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "concessionnaires", "_type"})
+LIST_KEYS_2022 = ("marche", "contrat-concession")
+
+
+class JsonSyntaxError(Exception):
+    """The file is not well-formed JSON; `line` and `column` are 1-based, `offset` a byte offset."""
+
+    def __init__(self, message: str, line: int, column: int, offset: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+        self.offset = offset
+
+
+@dataclass
+class JsonLayout:
+    """Where the records of a JSON file are.
+
+    `lists` holds, in document order, the ijson prefix of each record list and the record kind it holds
+    (None when the kind is told per record, as in format 1.x).
+    """
+
+    shape: Shape
+    root_type: str  # "object", "array" or the JSON type of a scalar root
+    lists: list[tuple[str, str | None]] = field(default_factory=list)
+    marches_type: str | None = None  # JSON type of the "marches" value, when there is one
+    list_types: dict[str, str] = field(default_factory=dict)  # 2022: JSON type of the first list found
+    root_keys: list[str] = field(default_factory=list)  # top-level keys seen before the records
+
+
+_EVENT_TYPES = {
+    "start_map": "object",
+    "start_array": "array",
+    "string": "string",
+    "number": "number",
+    "boolean": "boolean",
+    "null": "null",
+    "integer": "number",
+    "double": "number",
+}
+
+
+def open_json(path: str) -> BinaryIO:
+    """Open a JSON file for reading, positioned after a UTF-8 byte order mark if there is one."""
+    f = open(path, "rb")  # noqa: SIM115 - the caller closes it
+    if f.read(3) != UTF8_BOM:
+        f.seek(0)
+    return f
+
+
+def sniff_layout(path: str) -> JsonLayout:
+    """Read the first parse events of the file to find its wrapper shape."""
+    with open_json(path) as f:
+        events = ijson.parse(f, use_float=True)
+        try:
+            return _layout_from_events(events)
+        except ijson.JSONError:
+            pass
+    # The syntax error is reported with its position by iter_records, which reads the file again.
+    return JsonLayout(shape="other", root_type="invalid")
+
+
+def _layout_from_events(events: Iterator[tuple[str, str, Any]]) -> JsonLayout:
+    prefix, event, value = next(events)
+    if event == "start_array":
+        return JsonLayout(shape="list", root_type="array", lists=[("item", None)])
+    if event != "start_map":
+        return JsonLayout(shape="other", root_type=_EVENT_TYPES.get(event, event))
+    layout = JsonLayout(shape="other", root_type="object")
+    for prefix, event, value in events:
+        if prefix == "" and event == "map_key":
+            layout.root_keys.append(value)
+            if value == "marches":
+                return _marches_layout(events, layout)
+    if RECORD_KEYS & set(layout.root_keys) or {"id", "objet"} <= set(layout.root_keys):
+        layout.shape = "record"
+        layout.lists = [("", None)]
+    return layout
+
+
+def _marches_layout(events: Iterator[tuple[str, str, Any]], layout: JsonLayout) -> JsonLayout:
+    _, event, _ = next(events)
+    layout.marches_type = _EVENT_TYPES.get(event, event)
+    if event == "start_array":
+        layout.shape = "marches-list"
+        layout.lists = [("marches.item", None)]
+        return layout
+    if event != "start_map":
+        return layout
+    layout.shape = "marches-object"
+    first = None
+    for prefix, event, value in events:
+        if prefix != "marches":
+            continue  # inside the value of a key that is not a record list
+        if event == "end_map":
+            break
+        if event == "map_key" and value in LIST_KEYS_2022:
+            _, value_event, _ = next(events)
+            layout.list_types[value] = _EVENT_TYPES.get(value_event, value_event)
+            first = value
+            break
+    order = [first, *(k for k in LIST_KEYS_2022 if k != first)] if first else list(LIST_KEYS_2022)
+    layout.lists = [(f"marches.{key}.item", key) for key in order]
+    return layout
+
+
+def iter_records(path: str, layout: JsonLayout) -> Iterator[tuple[str | None, Any]]:
+    """Yield (kind, record) for every record of the file, in document order.
+
+    Raises JsonSyntaxError, with the line and column of the fault, when the file is not well-formed JSON
+    (after yielding the records that came before it).
+    """
+    lists = layout.lists or [("\x00none", None)]  # a prefix that never matches: still checks the syntax
+    sinks = [sendable_list() for _ in lists]
+    coroutines = [
+        ijson.items_coro(sink, prefix, use_float=True) for sink, (prefix, _) in zip(sinks, lists, strict=True)
+    ]
+    with open_json(path) as f:
+        start = f.tell()
+        offset = start
+        try:
+            while chunk := f.read(CHUNK_SIZE):
+                for coroutine in coroutines:
+                    coroutine.send(chunk)
+                offset += len(chunk)
+                yield from _drain(sinks, lists)
+            for coroutine in coroutines:
+                coroutine.close()
+        except ijson.JSONError as e:
+            yield from _drain(sinks, lists)
+            raise locate_syntax_error(path, start, offset, e) from None
+        yield from _drain(sinks, lists)
+
+
+def _drain(sinks: list[list[Any]], lists: list[tuple[str, str | None]]) -> Iterator[tuple[str | None, Any]]:
+    # Lists never interleave in a document and `lists` is in document order, so draining them in that order
+    # after each chunk keeps the records in document order.
+    for sink, (_, kind) in zip(sinks, lists, strict=True):
+        for record in sink:
+            yield kind, record
+        sink.clear()
+
+
+def locate_syntax_error(path: str, start: int, chunk_start: int, error: Exception) -> JsonSyntaxError:
+    """Find the byte where the parser fails, by feeding the failing chunk one byte at a time.
+
+    The fast pass only knows the 64 KiB chunk in which the error lies; this pass replays the file up to that
+    chunk at full speed, then byte by byte, so the cost is one extra read of the file on the error path only.
+    """
+    sink = sendable_list()
+    coroutine = ijson.items_coro(sink, "\x00none")
+    fault = None
+    with open(path, "rb") as f:
+        f.seek(start)
+        position = start
+        try:
+            while position < chunk_start:
+                chunk = f.read(min(CHUNK_SIZE, chunk_start - position))
+                coroutine.send(chunk)
+                position += len(chunk)
+            for byte in iter(lambda: f.read(1), b""):
+                coroutine.send(byte)
+                position += 1
+            coroutine.close()
+        except ijson.JSONError as e:
+            fault = e
+    offset = max(position - 1, start) if fault is not None else position
+    line, column = line_and_column(path, offset)
+    return JsonSyntaxError(describe_syntax_error(fault or error), line, column, offset)
+
+
+def line_and_column(path: str, offset: int) -> tuple[int, int]:
+    """1-based line and column (in characters) of a byte offset, read in chunks."""
+    line, line_start, position = 1, 0, 0
+    with open(path, "rb") as f:
+        while position < offset:
+            chunk = f.read(min(CHUNK_SIZE, offset - position))
+            if not chunk:
+                break
+            newlines = chunk.count(b"\n")
+            if newlines:
+                line += newlines
+                line_start = position + chunk.rindex(b"\n") + 1
+            position += len(chunk)
+        f.seek(line_start)
+        head = f.read(offset - line_start)
+    if head.startswith(UTF8_BOM):
+        head = head[3:]
+    return line, len(head.decode("utf-8", errors="replace")) + 1
+
+
+_SYNTAX_HINTS = {
+    "premature EOF": "the file ends before the JSON document is complete (truncated file?)",
+    "invalid bytes in UTF8 string": "invalid UTF-8 bytes: the file must be UTF-8 (is it Latin-1?)",
+    "trailing garbage": "unexpected content after the end of the JSON document",
+    "invalid char in json text": "invalid character: not a JSON value (NaN, a missing quote or comma?)",
+}
+
+
+def describe_syntax_error(error: Exception) -> str:
+    """A one-line message for a yajl error, whose text spans several lines with a context excerpt."""
+    text = error.args[0] if error.args else str(error)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    first = str(text).strip().splitlines()[0] if str(text).strip() else "malformed JSON"
+    for needle, hint in _SYNTAX_HINTS.items():
+        if needle in first:
+            return hint
+    return "malformed JSON: " + first.removeprefix("parse error: ").removeprefix("lexical error: ")

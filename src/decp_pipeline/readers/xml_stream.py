@@ -1,0 +1,107 @@
+"""Streaming, safe XML reading of DECP files: one record element at a time.
+
+The parser never expands entities, never loads a DTD, never opens the network, and keeps libxml2's limits
+on text size and depth (huge_tree off). A document that declares a DTD is refused: DECP files have no use
+for one, and a DTD is how entity-expansion attacks start. Records are the children of the root `<marches>`
+(or the root itself when it is a single `<marche>` / `<contrat-concession>`), matched by local name; each
+is yielded when its end tag is read, then freed, so memory holds one record whatever the file size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+RECORD_TAGS = ("marche", "contrat-concession")
+ROOT_TAG = "marches"
+
+
+class XmlSyntaxError(Exception):
+    """The file is not well-formed XML, or is refused (DTD); line and column are 1-based."""
+
+    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass
+class XmlItem:
+    """A child of the root: a record (kind is "marche" or "contrat-concession") or an unexpected element."""
+
+    element: etree._Element
+    kind: str | None  # None: not a record element
+    local_name: str
+    line: int | None
+
+
+def local_name(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+class XmlReader:
+    """Reads the items of one XML file; `root` is set once the root element has been read."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.root: etree._Element | None = None
+
+    def items(self) -> Iterator[XmlItem]:
+        """Yield each record or unexpected element under the root, in document order.
+
+        Raises XmlSyntaxError for a malformed or refused document, after the items read before the fault.
+        """
+        parser_events = etree.iterparse(
+            self.path,
+            events=("start", "end"),
+            resolve_entities=False,
+            load_dtd=False,
+            no_network=True,
+            huge_tree=False,
+        )
+        depth = 0
+        record_depth = 1
+        try:
+            for event, element in parser_events:
+                if event == "start":
+                    if self.root is None:
+                        self.root = element
+                        _refuse_dtd(element)
+                        record_depth = 0 if local_name(element) in RECORD_TAGS else 1
+                    depth += 1
+                    continue
+                depth -= 1
+                if depth != record_depth or not isinstance(element.tag, str):
+                    continue
+                name = local_name(element)
+                yield XmlItem(element, name if name in RECORD_TAGS else None, name, element.sourceline)
+                if record_depth == 1:
+                    element.clear(keep_tail=True)
+                    while element.getprevious() is not None:
+                        del self.root[0]
+        except etree.XMLSyntaxError as e:
+            line, column = e.position if e.position else (e.lineno, None)
+            raise XmlSyntaxError(_describe(e), line, column) from None
+
+
+def _refuse_dtd(root: etree._Element) -> None:
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        raise XmlSyntaxError(
+            "the document declares a DTD (<!DOCTYPE ...>): refused, DECP files need none and DTD entities "
+            "are never expanded",
+            1,
+            1,
+        )
+
+
+def _describe(error: etree.XMLSyntaxError) -> str:
+    message = error.msg or str(error)
+    if message.startswith("Document is empty"):
+        return "the file is empty or holds no XML element"
+    if "Input is not proper UTF-8" in message or "not proper" in message:
+        return f"{message.rstrip('.')}: the bytes do not match the declared encoding"
+    return message
