@@ -194,7 +194,7 @@ def locate_syntax_error(path: str, start: int, chunk_start: int, error: Exceptio
             coroutine.close()
         except ijson.JSONError as e:
             fault = e
-    offset = max(position - 1, start) if fault is not None else position
+    offset = position  # the byte the parser stopped at (end of file for a truncated document)
     line, column = line_and_column(path, offset)
     return JsonSyntaxError(describe_syntax_error(fault or error), line, column, offset)
 

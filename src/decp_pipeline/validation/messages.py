@@ -78,6 +78,16 @@ def _pattern(value: Any, detail: dict[str, Any]) -> str:
     return f"{show(value)} does not match the pattern {pattern}"
 
 
+def _twins(items: Any) -> str:
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items if isinstance(items, list) else []):
+        key = json.dumps(item, sort_keys=True)
+        if key in seen:
+            return f"items [{seen[key]}] and [{index}] are identical"
+        seen[key] = index
+    return "the list holds the same item twice"
+
+
 def _types(detail: dict[str, Any]) -> str:
     return " or ".join(JSON_TYPES.get(t, t) for t in detail.get("types", []))
 
@@ -94,7 +104,7 @@ MESSAGES: dict[str, Callable[[Any, dict[str, Any]], str]] = {
     "minLength": lambda v, d: f"text of {len(v)} characters; at least {d.get('limit')} required",
     "minItems": lambda v, d: f"list of {len(v)} item(s); at least {d.get('limit')} required",
     "maxItems": lambda v, d: f"list of {len(v)} item(s); at most {d.get('limit')} allowed",
-    "uniqueItems": lambda v, d: "the list holds the same item twice; items must be unique",
+    "uniqueItems": lambda v, d: f"{_twins(v)}; items must be unique",
     "additionalProperties": lambda v, d: "field not allowed: the schema forbids fields it does not define",
     "anyOf": lambda v, d: "does not match any of the allowed shapes",
     "oneOf": lambda v, d: "does not match exactly one of the allowed shapes",

@@ -1,0 +1,40 @@
+"""Shared test helpers: fixture paths, the real-data folder, and running the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from decp_pipeline.cli import cli
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS = FIXTURES / "validation-corpus"
+REAL = FIXTURES / "realdata"
+# The full real samples live beside the repository (shared/realdata); tests that need all of them skip
+# when the folder is absent. DECP_REALDATA points elsewhere.
+SHARED_REALDATA = Path(os.environ.get("DECP_REALDATA", Path(__file__).parents[2] / "shared" / "realdata"))
+
+
+def fixture(name: str) -> str:
+    return str(REAL / name)
+
+
+def load(path: str | Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def realdata() -> Path:
+    if not SHARED_REALDATA.is_dir():
+        pytest.skip(f"{SHARED_REALDATA} is absent")
+    return SHARED_REALDATA
