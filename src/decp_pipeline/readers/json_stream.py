@@ -195,8 +195,25 @@ def locate_syntax_error(path: str, start: int, chunk_start: int, error: Exceptio
         except ijson.JSONError as e:
             fault = e
     offset = position  # the byte the parser stopped at (end of file for a truncated document)
+    message = describe_syntax_error(fault or error)
+    if message == _SYNTAX_HINTS["invalid bytes in UTF8 string"]:
+        offset = _first_bad_utf8_byte(path, offset)
     line, column = line_and_column(path, offset)
-    return JsonSyntaxError(describe_syntax_error(fault or error), line, column, offset)
+    return JsonSyntaxError(message, line, column, offset)
+
+
+def _first_bad_utf8_byte(path: str, offset: int) -> int:
+    """The parser reports bad UTF-8 at the end of the string holding it: point at the byte itself."""
+    start = max(0, offset - CHUNK_SIZE)
+    with open(path, "rb") as f:
+        f.seek(start)
+        window = f.read(offset - start + 1)
+    line_start = window.rfind(b"\n") + 1
+    try:
+        window[line_start:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        return start + line_start + e.start
+    return offset
 
 
 def line_and_column(path: str, offset: int) -> tuple[int, int]:

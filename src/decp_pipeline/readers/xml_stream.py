@@ -9,12 +9,15 @@ is yielded when its end tag is read, then freed, so memory holds one record what
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from lxml import etree
 
 RECORD_TAGS = ("marche", "contrat-concession")
+_POSITION = re.compile(r",? line \d+, column \d+$")
 ROOT_TAG = "marches"
 
 
@@ -54,8 +57,12 @@ class XmlReader:
 
         Raises XmlSyntaxError for a malformed or refused document, after the items read before the fault.
         """
+        with open(self.path, "rb") as source:  # closed even when the caller stops early
+            yield from self._items(source)
+
+    def _items(self, source: BinaryIO) -> Iterator[XmlItem]:
         parser_events = etree.iterparse(
-            self.path,
+            source,
             events=("start", "end"),
             resolve_entities=False,
             load_dtd=False,
@@ -78,10 +85,11 @@ class XmlReader:
                     continue
                 name = local_name(element)
                 yield XmlItem(element, name if name in RECORD_TAGS else None, name, element.sourceline)
-                if record_depth == 1:
-                    element.clear(keep_tail=True)
-                    while element.getprevious() is not None:
+                if record_depth == 1:  # free the item and anything before it (comments ...)
+                    element.clear()
+                    while self.root[0] is not element:
                         del self.root[0]
+                    del self.root[0]
         except etree.XMLSyntaxError as e:
             line, column = e.position if e.position else (e.lineno, None)
             raise XmlSyntaxError(_describe(e), line, column) from None
@@ -99,9 +107,11 @@ def _refuse_dtd(root: etree._Element) -> None:
 
 
 def _describe(error: etree.XMLSyntaxError) -> str:
-    message = error.msg or str(error)
+    message = _POSITION.sub("", error.msg or str(error)).strip()
     if message.startswith("Document is empty"):
         return "the file is empty or holds no XML element"
-    if "Input is not proper UTF-8" in message or "not proper" in message:
-        return f"{message.rstrip('.')}: the bytes do not match the declared encoding"
+    if "proper UTF-8" in message or "Invalid bytes in character encoding" in message:
+        return (
+            f"{message.rstrip('.')}: the bytes do not match the declared encoding (UTF-8 if none is declared)"
+        )
     return message

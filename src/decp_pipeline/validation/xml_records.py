@@ -30,6 +30,7 @@ RULES = {
     "SCHEMAV_CVC_MINLENGTH_VALID": "minLength",
     "SCHEMAV_CVC_LENGTH_VALID": "length",
     "SCHEMAV_CVC_TOTALDIGITS_VALID": "totalDigits",
+    "SCHEMAV_CVC_COMPLEX_TYPE_3_2_1": "attribute",
     "SCHEMAV_CVC_COMPLEX_TYPE_3_2_2": "attribute",
     "SCHEMAV_CVC_ELT_1": "element",
 }

@@ -1,0 +1,146 @@
+"""Reading JSON files: wrapper shapes, encodings and malformed files, on real and broken inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from decp_pipeline.readers.json_stream import JsonSyntaxError, iter_records, sniff_layout
+from decp_pipeline.validation.files import FileValidation
+
+from .conftest import fixture
+
+
+def records(path: str) -> list[tuple[str | None, dict]]:
+    return list(iter_records(path, sniff_layout(path)))
+
+
+def test_format_15_list() -> None:
+    path = fixture("aws_marches-publics.info_2019-03-07_excerpt.json")
+    layout = sniff_layout(path)
+    assert (layout.shape, layout.lists) == ("marches-list", [("marches.item", None)])
+    found = records(path)
+    assert len(found) == 49
+    assert found[0][1]["id"] == "2018MC1804600"
+    assert found[0][1]["montant"] == 0
+
+
+def test_format_2022_lists_in_document_order() -> None:
+    # The official example puts the concessions before the marchés: records come back in that order.
+    path = fixture("fcp-master_json_marches_concessions.json")
+    assert sniff_layout(path).shape == "marches-object"
+    kinds = [kind for kind, _ in records(path)]
+    assert kinds == ["contrat-concession", "contrat-concession", "marche", "marche"]
+
+
+def test_format_2022_real_daily_file() -> None:
+    found = records(fixture("e-marchespublics_2024-07_dematis20.json"))
+    assert len(found) == 45
+    assert {kind for kind, _ in found} == {"marche"}
+
+
+def write(tmp_path: Path, content: bytes, name: str = "f.json") -> str:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+def test_bare_list_and_single_record(tmp_path: Path) -> None:
+    record = b'{"id": "2019A00", "acheteur": {"id": "21350238800019", "nom": "X"}}'
+    bare = write(tmp_path, b"[" + record + b"," + record + b"]")
+    assert sniff_layout(bare).shape == "list"
+    assert len(records(bare)) == 2
+    single = write(tmp_path, record, "single.json")
+    assert sniff_layout(single).shape == "record"
+    assert records(single) == [(None, {"id": "2019A00", "acheteur": {"id": "21350238800019", "nom": "X"}})]
+
+
+def test_utf8_bom_is_skipped(tmp_path: Path) -> None:
+    path = write(tmp_path, b'\xef\xbb\xbf{"marches": [{"id": "caf\xc3\xa9"}]}')
+    assert records(path) == [(None, {"id": "café"})]
+
+
+def test_truncated_file_gives_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"marches": [\n  {"id": "a"},\n  {"id": "b"')
+    with pytest.raises(JsonSyntaxError) as caught:
+        records(path)
+    assert (caught.value.line, caught.value.column) == (3, 13)
+    assert "truncated" in caught.value.message
+
+
+def test_syntax_error_position_in_a_large_file(tmp_path: Path) -> None:
+    # The fault lies far past the first 64 KiB chunk: the locating pass still finds its exact line.
+    body = b",\n".join(b'  {"id": "%d"}' % i for i in range(20_000))
+    path = write(tmp_path, b'{"marches": [\n' + body + b',\n  {"id": "x" "y": 1}\n]}')
+    with pytest.raises(JsonSyntaxError) as caught:
+        records(path)
+    assert caught.value.line == 20_002
+    assert caught.value.column == 16  # the end of the token "y" that breaks the grammar
+
+
+def test_nan_is_a_syntax_error_with_its_position() -> None:
+    # decp-processing's real test file has `"concessionnaires": NaN` at line 351, column 29.
+    validation = FileValidation(fixture("decp-processing_decp_test_2022.json"))
+    problems = [p for p in validation if p.rule == "syntax"]
+    assert [(p.line, p.column) for p in problems] == [(351, 29)]
+    assert "NaN" in problems[0].message
+    assert validation.result.malformed
+
+
+def test_invalid_utf8(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"marches": [{"objet": "Entretien caf\xe9"}]}')
+    problems = list(FileValidation(path))
+    assert [(p.rule, p.line, p.column) for p in problems] == [("syntax", 1, 38)]  # the byte 0xE9 itself
+    assert "UTF-8" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"   \n ", "the file is empty"),
+        (b"\xff\xfe{\x00}\x00", "UTF-16"),
+        (b"<!DOCTYPE html><html><body>Service unavailable</body></html>", "HTML page"),
+        (b"PK\x03\x04rest", "ZIP archive"),
+        (b"\x1f\x8b\x08", "gzip"),
+        (b"id;nom\n1;x", "neither JSON nor XML"),
+    ],
+)
+def test_not_decp_data(tmp_path: Path, content: bytes, message: str) -> None:
+    validation = FileValidation(write(tmp_path, content))
+    problems = list(validation)
+    assert len(problems) == 1
+    assert message in problems[0].message
+    assert validation.result.status == "invalid"
+
+
+def test_envelope_problems(tmp_path: Path) -> None:
+    cases = {
+        b'{"data": []}': ("required", "no 'marches' key"),
+        b'{"marches": {"marche": {"id": "1"}}}': ("type", "expected a list of records, got object"),
+        b'{"marches": {"autre": []}}': ("required", "a 'marche' or 'contrat-concession' list is required"),
+    }
+    for content, (rule, message) in cases.items():
+        problems = list(FileValidation(write(tmp_path, content)))
+        assert [(p.rule, message in p.message) for p in problems] == [(rule, True)], problems
+
+
+def test_2022_file_forced_to_15_says_why(tmp_path: Path) -> None:
+    problems = list(FileValidation(fixture("fcp-master_json_marches_concessions.json"), "1.5"))
+    assert problems[0].path == "marches"
+    assert "looks like format 2022" in problems[0].message
+
+
+def test_identical_records_break_unique_items(tmp_path: Path) -> None:
+    record = Path(fixture("fcp-1.5.0_json_paquet.json")).read_bytes()
+    import json
+
+    first = json.loads(record)["marches"][0]
+    reordered = dict(reversed(list(first.items())))  # same record, keys in another order
+    path = write(
+        tmp_path, json.dumps({"marches": [first, json.loads(record)["marches"][1], reordered]}).encode()
+    )
+    problems = list(FileValidation(path))
+    assert [(p.rule, p.path) for p in problems] == [("uniqueItems", "marches[2]")]
+    assert problems[0].message == "record 3 is identical to record 1; records must be unique"
