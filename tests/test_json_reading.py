@@ -138,9 +138,7 @@ def test_identical_records_break_unique_items(tmp_path: Path) -> None:
 
     first = json.loads(record)["marches"][0]
     reordered = dict(reversed(list(first.items())))  # same record, keys in another order
-    path = write(
-        tmp_path, json.dumps({"marches": [first, json.loads(record)["marches"][1], reordered]}).encode()
-    )
+    path = write(tmp_path, json.dumps({"marches": [first, json.loads(record)["marches"][1], reordered]}).encode())
     problems = list(FileValidation(path))
     assert [(p.rule, p.path) for p in problems] == [("uniqueItems", "marches[2]")]
     assert problems[0].message == "record 3 is identical to record 1; records must be unique"

@@ -42,9 +42,7 @@ JSON_VERSIONS = {"marches-list": "1.5", "marches-object": "2.0"}
 
 def data_files(folder: Path, suffix: str) -> list[Path]:
     return sorted(
-        p
-        for p in folder.rglob(f"*{suffix}")
-        if not set(SKIPPED_FOLDERS) & set(p.parts) and p.name != "verdicts.json"
+        p for p in folder.rglob(f"*{suffix}") if not set(SKIPPED_FOLDERS) & set(p.parts) and p.name != "verdicts.json"
     )
 
 
@@ -101,14 +99,10 @@ def check_json_document(path: Path) -> None:
         return
     validation = FileValidation(str(path))
     list(validation)
-    assert (validation.result.status == "valid") == reference_validator(version, None).is_valid(document), (
-        path
-    )
+    assert (validation.result.status == "valid") == reference_validator(version, None).is_valid(document), path
 
 
-@pytest.mark.parametrize(
-    "path", data_files(REAL, ".json") + data_files(CORPUS, ".json"), ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", data_files(REAL, ".json") + data_files(CORPUS, ".json"), ids=lambda p: p.name)
 def test_json_fixture_records(path: Path) -> None:
     check_json_file(path)
     check_json_document(path)

@@ -25,9 +25,7 @@ def problems_of(path: str, version: str = "auto") -> list:
 
 
 def test_dtd_with_entity_expansion_is_refused_fast(tmp_path: Path) -> None:
-    laughs = "".join(
-        f'<!ENTITY l{i} "{"&l" + str(i - 1) + ";" * 1}{"&l" + str(i - 1) + ";"}">' for i in range(1, 30)
-    )
+    laughs = "".join(f'<!ENTITY l{i} "{"&l" + str(i - 1) + ";" * 1}{"&l" + str(i - 1) + ";"}">' for i in range(1, 30))
     path = write(
         tmp_path,
         f'<?xml version="1.0"?><!DOCTYPE marches [<!ENTITY l0 "ha">{laughs}]>'

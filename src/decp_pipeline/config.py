@@ -150,11 +150,7 @@ def parse_config(document: Any, path: str) -> Config:
 def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
     if not isinstance(entry, dict):
         return None, [f"entry {position}: expected a mapping of keys, got {type(entry).__name__}"]
-    label = (
-        f"source '{entry['id']}' (entry {position})"
-        if isinstance(entry.get("id"), str)
-        else f"entry {position}"
-    )
+    label = f"source '{entry['id']}' (entry {position})" if isinstance(entry.get("id"), str) else f"entry {position}"
     problems = [f"{label}: missing key '{key}'" for key in REQUIRED_KEYS if key not in entry]
     kind = entry.get("kind")
     spec = KINDS.get(kind) if isinstance(kind, str) else None
@@ -167,9 +163,7 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
             present = [k for k in group if k in entry]
             if len(present) != 1:
                 what = "missing" if not present else "only one allowed of"
-                problems.append(
-                    f"{label}: {what} key {' or '.join(repr(k) for k in group)} for kind '{kind}'"
-                )
+                problems.append(f"{label}: {what} key {' or '.join(repr(k) for k in group)} for kind '{kind}'")
     allowed = set(REQUIRED_KEYS) | set(OPTIONAL_KEYS) | set(location_keys)
     for key in entry:
         if key not in allowed:
@@ -204,9 +198,7 @@ def _check_values(entry: dict[str, Any], label: str) -> list[str]:
         bad("format", "one of " + ", ".join(FORMATS))
     if "enabled" in entry and not isinstance(entry["enabled"], bool):
         bad("enabled", "true or false")
-    if "priority" in entry and (
-        isinstance(entry["priority"], bool) or not isinstance(entry["priority"], int)
-    ):
+    if "priority" in entry and (isinstance(entry["priority"], bool) or not isinstance(entry["priority"], int)):
         bad("priority", "a whole number (higher wins when two sources publish the same contract)")
     if "schema_version" in entry and entry["schema_version"] not in SCHEMA_VERSIONS:
         bad("schema_version", "one of " + ", ".join(SCHEMA_VERSIONS))
@@ -221,9 +213,7 @@ def _check_values(entry: dict[str, Any], label: str) -> list[str]:
     if "dataset" in entry and not _is_dataset_id(entry["dataset"]):
         bad("dataset", "a data.gouv.fr dataset id (24 hexadecimal characters)")
     if "datasets" in entry and not (
-        isinstance(entry["datasets"], list)
-        and entry["datasets"]
-        and all(map(_is_dataset_id, entry["datasets"]))
+        isinstance(entry["datasets"], list) and entry["datasets"] and all(map(_is_dataset_id, entry["datasets"]))
     ):
         bad("datasets", "a non-empty list of data.gouv.fr dataset ids (24 hexadecimal characters)")
     return problems

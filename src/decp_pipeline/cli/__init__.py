@@ -22,9 +22,7 @@ def cli() -> None:
     Results go to stdout; progress and diagnostics go to stderr. Exit codes: 0 success, 1 the command ran
     but something is wrong (an invalid file, a failed source), 2 usage or configuration error.
     """
-    logging.basicConfig(
-        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, level=logging.WARNING
-    )
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, level=logging.WARNING)
 
 
 cli.add_command(sources_command)

@@ -35,9 +35,7 @@ def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool)
     """
     for path in files:
         if os.path.isdir(path):
-            click.echo(
-                f"Error: {path} is a directory; give the files inside it (e.g. {path}/*.json)", err=True
-            )
+            click.echo(f"Error: {path} is a directory; give the files inside it (e.g. {path}/*.json)", err=True)
             raise SystemExit(2)
     validations = (_with_progress(FileValidation(path, schema_version)) for path in files)
     write = write_json if as_json else write_text

@@ -111,7 +111,5 @@ def _describe(error: etree.XMLSyntaxError) -> str:
     if message.startswith("Document is empty"):
         return "the file is empty or holds no XML element"
     if "proper UTF-8" in message or "Invalid bytes in character encoding" in message:
-        return (
-            f"{message.rstrip('.')}: the bytes do not match the declared encoding (UTF-8 if none is declared)"
-        )
+        return f"{message.rstrip('.')}: the bytes do not match the declared encoding (UTF-8 if none is declared)"
     return message

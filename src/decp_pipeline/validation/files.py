@@ -139,11 +139,7 @@ class FileValidation:
         elif layout.shape == "other" and layout.root_type == "object":
             yield self._file_problem(f"no 'marches' key: expected {envelope}", "required", "marches")
         elif version == "2.0" and layout.marches_type not in (None, "object"):
-            got = (
-                "a list: this looks like format 1.x"
-                if layout.marches_type == "array"
-                else layout.marches_type
-            )
+            got = "a list: this looks like format 1.x" if layout.marches_type == "array" else layout.marches_type
             yield self._file_problem(
                 f"expected an object {ENVELOPE_2022[12:-1]} (format 2022), got {got}",
                 "type",
@@ -151,11 +147,7 @@ class FileValidation:
                 pointer="/marches",
             )
         elif version != "2.0" and layout.marches_type not in (None, "array"):
-            got = (
-                "an object: this looks like format 2022"
-                if layout.marches_type == "object"
-                else layout.marches_type
-            )
+            got = "an object: this looks like format 2022" if layout.marches_type == "object" else layout.marches_type
             yield self._file_problem(
                 f"expected a list of records (format 1.5), got {got}", "type", "marches", pointer="/marches"
             )

@@ -15,9 +15,7 @@ PATTERN_HINTS = {
     "^[0-9]{14}$": "a SIRET: 14 digits",
     "^[0-9]{8}(\\-[0-9])?$": "a CPV code: 8 digits, optionally followed by -N",
     "^[0-9]{8}(-[0-9])?$": "a CPV code: 8 digits, optionally followed by -N",
-    "^\\d{4}-[01]\\d-[0-3]\\d([+-][0-2]\\d:[0-5]\\dZ?)?$": (
-        "a date YYYY-MM-DD, optionally with a time zone (+01:00)"
-    ),
+    "^\\d{4}-[01]\\d-[0-3]\\d([+-][0-2]\\d:[0-5]\\dZ?)?$": ("a date YYYY-MM-DD, optionally with a time zone (+01:00)"),
     "\\d{4}-\\d{2}-\\d{2}": "a date YYYY-MM-DD",
     "^[0-9]{14}.{7,16}$": "the buyer's SIRET (14 digits) followed by the contract id (7 to 16 characters)",
 }
