@@ -11,8 +11,6 @@ lose fields. The two versions differ in shape (1.5 lists are plain arrays, 2022 
 Fields that are optional in the schema are optional here (`total=False` plus `Required`).
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 from typing import Any, Literal, Required, TypedDict
 

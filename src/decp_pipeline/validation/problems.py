@@ -84,6 +84,6 @@ class FileResult:
             "shape": self.shape,
             "records": self.records,
             "invalid_records": self.invalid_records,
-            "problems": self.problems,
+            "problem_count": self.problems,
             "unreadable": self.unreadable,
         }

@@ -1,0 +1,148 @@
+"""sources.yaml: the shipped file loads, and every mistake is a configuration error naming the source and key."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from decp_pipeline.config import PACKAGED_CONFIG, load_config
+from decp_pipeline.exceptions import ConfigError
+
+from .conftest import run_cli
+
+SEED_IDS = ["pes-marche", "aife", "dume-api", "e-marchespublics", "grandlyon", "marches-publics-info"]
+GOOD = {
+    "id": "ville-x",
+    "name": "Ville X",
+    "kind": "url",
+    "url": "https://example.org/decp.json",
+    "format": "auto",
+    "enabled": True,
+    "priority": 1,
+}
+
+
+def write_config(tmp_path: Path, sources: list[dict], **settings: object) -> str:
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({**settings, "sources": sources}, allow_unicode=True), encoding="utf-8")
+    return str(path)
+
+
+def problems(tmp_path: Path, *sources: dict) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, list(sources)))
+    return caught.value.problems
+
+
+def test_shipped_config_declares_the_seed_sources() -> None:
+    config = load_config(str(PACKAGED_CONFIG))
+    assert [s.id for s in config.sources] == SEED_IDS
+    aife = config.get("aife")
+    assert aife.kind == "datagouv_dataset"
+    assert aife.location["datasets"][3] == "5df410e86f44413a91d34be3"
+    assert config.get("grandlyon").where().endswith("/marches_publics.xml")
+
+
+def test_repository_sources_yaml_is_the_packaged_one() -> None:
+    root = Path(__file__).parents[1] / "sources.yaml"
+    assert root.read_bytes() == Path(str(PACKAGED_CONFIG)).read_bytes()
+
+
+def test_settings_are_free(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, [GOOD], threshold=0.9))
+    assert config.settings == {"threshold": 0.9}
+    assert config.sources[0].location == {"url": "https://example.org/decp.json"}
+
+
+def test_unknown_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    assert problems(tmp_path, {**GOOD, "prority": 3}) == [
+        "source 'ville-x' (entry 1): unknown key 'prority' (did you mean 'priority'?)"
+    ]
+
+
+def test_missing_keys_are_all_named(tmp_path: Path) -> None:
+    entry = {k: v for k, v in GOOD.items() if k not in ("enabled", "priority")}
+    assert problems(tmp_path, entry) == [
+        "source 'ville-x' (entry 1): missing key 'enabled'",
+        "source 'ville-x' (entry 1): missing key 'priority'",
+    ]
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    assert problems(tmp_path, GOOD, {**GOOD, "name": "again"}) == [
+        "source 'ville-x' (entry 2): key 'id': duplicate id, already used by entry 1"
+    ]
+
+
+def test_unknown_kind_and_format(tmp_path: Path) -> None:
+    found = problems(tmp_path, {**GOOD, "kind": "ftp"}, {**GOOD, "id": "y", "format": "csv"})
+    assert (
+        found[0]
+        == "source 'ville-x' (entry 1): key 'kind': unknown kind 'ftp' (known: url, datagouv_dataset, dcat, dume_api)"
+    )
+    assert found[-1].startswith(
+        "source 'y' (entry 2): key 'format': expected one of auto, json, xml, dume-api, got 'csv'"
+    )
+
+
+def test_kind_location_keys(tmp_path: Path) -> None:
+    no_url = {k: v for k, v in GOOD.items() if k != "url"}
+    assert problems(tmp_path, no_url) == ["source 'ville-x' (entry 1): missing key 'url' or 'urls' for kind 'url'"]
+    both = {**GOOD, "urls": ["https://example.org/a.json"]}
+    assert problems(tmp_path, both) == [
+        "source 'ville-x' (entry 1): only one allowed of key 'url' or 'urls' for kind 'url'"
+    ]
+    bad_dataset = {**GOOD, "kind": "datagouv_dataset", "dataset": "not-an-id"}
+    del bad_dataset["url"]
+    assert problems(tmp_path, bad_dataset) == [
+        "source 'ville-x' (entry 1): key 'dataset': expected a data.gouv.fr dataset id (24 hexadecimal characters), "
+        "got 'not-an-id'"
+    ]
+
+
+def test_value_types(tmp_path: Path) -> None:
+    found = problems(tmp_path, {**GOOD, "id": "Ville X", "enabled": "yes", "priority": "high"})
+    assert len(found) == 3
+    assert "key 'id': expected lowercase letters, digits and dashes" in found[0]
+    assert "key 'enabled': expected true or false, got 'yes'" in found[1]
+
+
+def test_not_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - id: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert caught.value.problems[0].startswith("line 3, column 1: not valid YAML")
+
+
+def test_cli_lists_sources_as_a_table_and_as_json() -> None:
+    table = run_cli("sources", "--config", str(PACKAGED_CONFIG))
+    assert table.exit_code == 0
+    lines = table.stdout.splitlines()
+    assert lines[0].split() == ["id", "kind", "format", "enabled", "priority", "name", "location"]
+    assert [line.split()[0] for line in lines[1:]] == SEED_IDS
+    document = json.loads(run_cli("sources", "--json", "--config", str(PACKAGED_CONFIG)).stdout)
+    assert [s["id"] for s in document["sources"]] == SEED_IDS
+    assert document["sources"][4]["url"].startswith("https://download.data.grandlyon.com/")
+
+
+def test_cli_config_error_exits_2_and_names_the_key(tmp_path: Path) -> None:
+    result = run_cli("sources", "--config", write_config(tmp_path, [{**GOOD, "urll": "x"}]))
+    assert result.exit_code == 2
+    assert "source 'ville-x' (entry 1): unknown key 'urll' (did you mean 'url'?)" in result.stderr
+    assert result.stdout == ""
+
+
+def test_default_config_is_the_packaged_copy_outside_the_repository(tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert load_config().path == str(PACKAGED_CONFIG)
+        (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"sources": [GOOD]}), encoding="utf-8")
+        assert [s.id for s in load_config().sources] == ["ville-x"]
+    finally:
+        os.chdir(cwd)
