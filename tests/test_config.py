@@ -80,10 +80,8 @@ def test_duplicate_ids(tmp_path: Path) -> None:
 
 def test_unknown_kind_and_format(tmp_path: Path) -> None:
     found = problems(tmp_path, {**GOOD, "kind": "ftp"}, {**GOOD, "id": "y", "format": "csv"})
-    assert (
-        found[0]
-        == "source 'ville-x' (entry 1): key 'kind': unknown kind 'ftp' (known: url, datagouv_dataset, dcat, dume_api)"
-    )
+    kinds = "url, datagouv_dataset, dcat, dume_api"
+    assert found[0] == f"source 'ville-x' (entry 1): key 'kind': unknown kind 'ftp' (known: {kinds})"
     assert found[-1].startswith(
         "source 'y' (entry 2): key 'format': expected one of auto, json, xml, dume-api, got 'csv'"
     )
@@ -91,7 +89,9 @@ def test_unknown_kind_and_format(tmp_path: Path) -> None:
 
 def test_kind_location_keys(tmp_path: Path) -> None:
     no_url = {k: v for k, v in GOOD.items() if k != "url"}
-    assert problems(tmp_path, no_url) == ["source 'ville-x' (entry 1): missing key 'url' or 'urls' for kind 'url'"]
+    assert problems(tmp_path, no_url) == [
+        "source 'ville-x' (entry 1): missing key 'url' or 'urls' for kind 'url'"
+    ]
     both = {**GOOD, "urls": ["https://example.org/a.json"]}
     assert problems(tmp_path, both) == [
         "source 'ville-x' (entry 1): only one allowed of key 'url' or 'urls' for kind 'url'"
