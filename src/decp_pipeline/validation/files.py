@@ -25,7 +25,7 @@ import orjson
 from decp_pipeline.detect import NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
 from decp_pipeline.readers.json_stream import JsonLayout, JsonSyntaxError, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, XmlSyntaxError, local_name
-from decp_pipeline.validation.json_records import json_validator
+from decp_pipeline.validation.json_records import FieldError, json_validator
 from decp_pipeline.validation.problems import FileResult, Problem
 from decp_pipeline.validation.xml_records import xml_validator
 
@@ -63,7 +63,7 @@ class FileValidation:
         self.result.problems += 1
         return Problem(self.path, message, rule, path=path, **where)
 
-    def _record_problems(self, ordinal: int, record_id: str | None, problems: list[Problem]) -> list[Problem]:
+    def _record_problems(self, problems: list[Problem]) -> list[Problem]:
         if problems:
             self.result.invalid_records += 1
             self.result.problems += len(problems)
@@ -95,8 +95,11 @@ class FileValidation:
                 if version is None:
                     version = self.result.schema_version = json_record_version(record)
                     yield from self._json_envelope(layout, version)
-                base = _RECORD_POINTERS[layout.shape].format(kind=listed_kind, index=index)
-                yield from self._json_record(ordinal, listed_kind, record, version, base)
+                validator = json_validator(version)
+                kind = validator.kind_of(record, listed_kind)
+                if not validator.is_valid(record, kind):  # the common case costs one call
+                    base = _RECORD_POINTERS[layout.shape].format(kind=listed_kind, index=index)
+                    yield from self._json_record(ordinal, record, validator.errors(record, kind), base)
                 if unique is not None and version == "1.5":
                     unique.add(record)
         except JsonSyntaxError as e:
@@ -108,25 +111,27 @@ class FileValidation:
         if version is None:  # no record to tell the version: judge the envelope as format 1.5
             version = self.result.schema_version = "1.5"
             yield from self._json_envelope(layout, version)
+        yield from self._json_list_rules(layout, version, ordinal, unique)
+
+    def _json_list_rules(
+        self, layout: JsonLayout, version: str, ordinal: int, unique: _UniqueRecords | None
+    ) -> Iterator[Problem]:
+        """The rules on the record lists themselves, known once every record has been read."""
         if layout.shape == "marches-list" and version == "1.5" and ordinal == 0:
             yield self._file_problem(
                 "the list holds no record; at least 1 required", "minItems", "marches", pointer="/marches"
             )
         if layout.shape == "marches-object" and version == "2.0" and not layout.list_types and ordinal == 0:
             yield self._file_problem(
-                "a 'marche' or 'contrat-concession' list is required",
-                "required",
-                "marches",
-                pointer="/marches",
+                "a 'marche' or 'contrat-concession' list is required", "required", "marches", pointer="/marches"
             )
-        if unique is not None:
-            for ordinal, first in unique.duplicates():
-                yield self._file_problem(
-                    f"record {ordinal} is identical to record {first}; records must be unique",
-                    "uniqueItems",
-                    f"marches[{ordinal - 1}]",
-                    pointer=f"/marches/{ordinal - 1}",
-                )
+        for duplicate, first in unique.duplicates() if unique is not None else []:
+            yield self._file_problem(
+                f"record {duplicate} is identical to record {first}; records must be unique",
+                "uniqueItems",
+                f"marches[{duplicate - 1}]",
+                pointer=f"/marches/{duplicate - 1}",
+            )
 
     def _json_envelope(self, layout: JsonLayout, version: str) -> Iterator[Problem]:
         """Problems of the document around the records, as far as the first events show it."""
@@ -160,26 +165,13 @@ class FileValidation:
                     pointer=f"/marches/{key}",
                 )
 
-    def _json_record(
-        self, ordinal: int, listed_kind: str | None, record: Any, version: str, base: str
-    ) -> list[Problem]:
-        validator = json_validator(version)
-        kind = validator.kind_of(record, listed_kind)
+    def _json_record(self, ordinal: int, record: Any, errors: list[FieldError], base: str) -> list[Problem]:
         record_id = record.get("id") if isinstance(record, dict) else None
-        shown_id = record_id if isinstance(record_id, str | int) else None
+        shown_id = str(record_id) if isinstance(record_id, str | int) else None
         problems = [
-            Problem(
-                self.path,
-                e.message,
-                e.rule,
-                ordinal,
-                None if shown_id is None else str(shown_id),
-                e.dotted,
-                pointer=base + e.pointer,
-            )
-            for e in validator.errors(record, kind)
+            Problem(self.path, e.message, e.rule, ordinal, shown_id, e.dotted, pointer=base + e.pointer) for e in errors
         ]
-        return self._record_problems(ordinal, shown_id, problems)
+        return self._record_problems(problems)
 
     # -- XML -------------------------------------------------------------------------------------------
 
@@ -243,7 +235,7 @@ class FileValidation:
             Problem(self.path, e.message, e.rule, ordinal, record_id, e.path, line=e.line)
             for e in xml_validator(version).errors(element)
         ]
-        return self._record_problems(ordinal, record_id, problems)
+        return self._record_problems(problems)
 
 
 # The JSON pointer of a record, by wrapper shape.
