@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest
 
+# Exit code 1 means "some sample records are invalid", which is the point of the demo; 2 would be a real error.
 demo: install
-	$(BIN)/decp validate samples/*
+	$(BIN)/decp validate samples/*.json samples/*.xml; test $$? -le 1
 
 lint: install
 	$(BIN)/ruff check src tests

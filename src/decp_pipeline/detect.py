@@ -29,8 +29,9 @@ MARKERS_2022 = frozenset(
         "modificationsActesSousTraitance",
     }
 )
-# Fields that exist only in the DGFiP variant of format 1.5 (PES Marché).
-MARKERS_DGFIP = frozenset({"dateTransmissionDonneesEtalab", "urlProfilAcheteur"})
+# The field that only the DGFiP variant of format 1.5 (PES Marché) has, and requires, in the buyer.
+# (`dateTransmissionDonneesEtalab` is not enough: Grand Lyon publishes an empty one in standard 1.5 files.)
+MARKER_DGFIP = "urlProfilAcheteur"
 
 HEAD_SIZE = 512
 
@@ -88,6 +89,6 @@ def xml_record_version(element: etree._Element) -> str:
         if isinstance(child.tag, str) and etree.QName(child).localname in ("acheteur", "autoriteConcedante")
     ]
     buyer_fields = {etree.QName(g).localname for b in buyers for g in b if isinstance(g.tag, str)}
-    if MARKERS_DGFIP & (names | buyer_fields):
+    if MARKER_DGFIP in buyer_fields:
         return "1.5-dgfip"
     return "1.5"
