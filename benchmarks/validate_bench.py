@@ -67,9 +67,13 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = result.stdout.strip().splitlines()[-1]
-    print(f"file: {args.records:,} records, {size / 1e6:.1f} MB ({'XML' if args.xml else 'JSON'}, from {args.source.name if not args.xml else XML_SOURCE.name})")
-    print(f"decp validate: exit {result.returncode}, {elapsed:.1f} s, {args.records / elapsed:,.0f} records/s, "
-          f"{size / 1e6 / elapsed:.1f} MB/s, peak RSS {peak:.0f} MiB")
+    print(
+        f"file: {args.records:,} records, {size / 1e6:.1f} MB ({'XML' if args.xml else 'JSON'}, from {args.source.name if not args.xml else XML_SOURCE.name})"
+    )
+    print(
+        f"decp validate: exit {result.returncode}, {elapsed:.1f} s, {args.records / elapsed:,.0f} records/s, "
+        f"{size / 1e6 / elapsed:.1f} MB/s, peak RSS {peak:.0f} MiB"
+    )
     print(f"summary line: {summary}")
 
 

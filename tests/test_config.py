@@ -89,9 +89,7 @@ def test_unknown_kind_and_format(tmp_path: Path) -> None:
 
 def test_kind_location_keys(tmp_path: Path) -> None:
     no_url = {k: v for k, v in GOOD.items() if k != "url"}
-    assert problems(tmp_path, no_url) == [
-        "source 'ville-x' (entry 1): missing key 'url' or 'urls' for kind 'url'"
-    ]
+    assert problems(tmp_path, no_url) == ["source 'ville-x' (entry 1): missing key 'url' or 'urls' for kind 'url'"]
     both = {**GOOD, "urls": ["https://example.org/a.json"]}
     assert problems(tmp_path, both) == [
         "source 'ville-x' (entry 1): only one allowed of key 'url' or 'urls' for kind 'url'"

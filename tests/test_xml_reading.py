@@ -116,8 +116,10 @@ def test_grand_lyon_record() -> None:
     assert validation.result.records == 1
     # Not the DGFiP variant: its empty dateTransmissionDonneesEtalab is an element the standard XSD refuses.
     assert validation.result.schema_version == "1.5"
-    assert [(p.path, p.rule, p.line) for p in problems] == [("id", "maxLength", 4),
-                                                            ("dateTransmissionDonneesEtalab", "content", 23)]
+    assert [(p.path, p.rule, p.line) for p in problems] == [
+        ("id", "maxLength", 4),
+        ("dateTransmissionDonneesEtalab", "content", 23),
+    ]
     assert all(p.record_id == "2017-629-20004697700019" for p in problems)
 
 
