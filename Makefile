@@ -22,8 +22,8 @@ demo: install
 	$(BIN)/decp validate samples/*.json samples/*.xml; test $$? -le 1
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info src/*.egg-info .pytest_cache

@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from lxml import etree
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCES = [
     ROOT.parent / "shared/realdata/aws-marchespublicsinfo/decp-json_marches-publics.info_2019-03-07.json",
@@ -40,8 +42,6 @@ def build_json(source: Path, count: int, out: Path) -> None:
 
 
 def build_xml(count: int, out: Path) -> None:
-    from lxml import etree
-
     records = [e for e in etree.parse(str(XML_SOURCE)).getroot() if isinstance(e.tag, str)]
     texts = [etree.tostring(e, encoding="unicode") for e in records]
     with out.open("w", encoding="utf-8") as f:
@@ -63,13 +63,14 @@ def main() -> None:
         size = path.stat().st_size
         decp = Path(sys.executable).parent / "decp"
         start = time.perf_counter()
-        result = subprocess.run([str(decp), "validate", str(path)], capture_output=True, text=True, check=False)
+        command = [str(decp), "validate", str(path)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our own CLI
         elapsed = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = result.stdout.strip().splitlines()[-1]
-    print(
-        f"file: {args.records:,} records, {size / 1e6:.1f} MB ({'XML' if args.xml else 'JSON'}, from {args.source.name if not args.xml else XML_SOURCE.name})"
-    )
+    kind = "XML" if args.xml else "JSON"
+    origin = XML_SOURCE.name if args.xml else args.source.name
+    print(f"file: {args.records:,} records, {size / 1e6:.1f} MB ({kind}, from {origin})")
     print(
         f"decp validate: exit {result.returncode}, {elapsed:.1f} s, {args.records / elapsed:,.0f} records/s, "
         f"{size / 1e6 / elapsed:.1f} MB/s, peak RSS {peak:.0f} MiB"
