@@ -17,5 +17,18 @@ class ConfigError(DecpError):
         super().__init__(f"{path}: " + "; ".join(problems))
 
 
+class MalformedFileError(DecpError):
+    """Raised by the readers when a file is not well-formed JSON or XML, or is refused (an XML DTD).
+
+    `line` and `column` are 1-based and locate the fault as precisely as the parser allows.
+    """
+
+    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.column = column
+
+
 class UnreadableInputError(DecpError):
     """Raised when a file given on the command line cannot be opened (missing, a directory, no access)."""

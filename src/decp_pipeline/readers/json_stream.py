@@ -21,6 +21,8 @@ from typing import Any, BinaryIO, Literal
 import ijson
 from ijson.utils import sendable_list
 
+from decp_pipeline.exceptions import MalformedFileError
+
 CHUNK_SIZE = 1 << 16
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -31,14 +33,11 @@ RECORD_KEYS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "conces
 LIST_KEYS_2022 = ("marche", "contrat-concession")
 
 
-class JsonSyntaxError(Exception):
-    """The file is not well-formed JSON; `line` and `column` are 1-based, `offset` a byte offset."""
+class JsonSyntaxError(MalformedFileError):
+    """The file is not well-formed JSON; `offset` is the byte offset of the fault."""
 
     def __init__(self, message: str, line: int, column: int, offset: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
+        super().__init__(message, line, column)
         self.offset = offset
 
 

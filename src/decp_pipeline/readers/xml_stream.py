@@ -16,19 +16,15 @@ from typing import BinaryIO
 
 from lxml import etree
 
+from decp_pipeline.exceptions import MalformedFileError
+
 RECORD_TAGS = ("marche", "contrat-concession")
 _POSITION = re.compile(r",? line \d+, column \d+$")
 ROOT_TAG = "marches"
 
 
-class XmlSyntaxError(Exception):
-    """The file is not well-formed XML, or is refused (DTD); line and column are 1-based."""
-
-    def __init__(self, message: str, line: int | None, column: int | None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.line = line
-        self.column = column
+class XmlSyntaxError(MalformedFileError):
+    """The file is not well-formed XML, or is refused (it declares a DTD)."""
 
 
 @dataclass

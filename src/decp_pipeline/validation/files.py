@@ -23,8 +23,9 @@ import numpy as np
 import orjson
 
 from decp_pipeline.detect import NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
-from decp_pipeline.readers.json_stream import JsonLayout, JsonSyntaxError, iter_records, sniff_layout
-from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, XmlSyntaxError, local_name
+from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.readers.json_stream import JsonLayout, iter_records, sniff_layout
+from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
 from decp_pipeline.validation.json_records import FieldError, json_validator
 from decp_pipeline.validation.problems import FileResult, Problem
 from decp_pipeline.validation.xml_records import xml_validator
@@ -62,6 +63,10 @@ class FileValidation:
     def _file_problem(self, message: str, rule: str, path: str = "", **where: Any) -> Problem:
         self.result.problems += 1
         return Problem(self.path, message, rule, path=path, **where)
+
+    def _malformed(self, error: MalformedFileError) -> Problem:
+        self.result.malformed = True
+        return self._file_problem(error.message, "syntax", line=error.line, column=error.column)
 
     def _record_problems(self, problems: list[Problem]) -> list[Problem]:
         if problems:
@@ -102,9 +107,8 @@ class FileValidation:
                     yield from self._json_record(ordinal, record, validator.errors(record, kind), base)
                 if unique is not None and version == "1.5":
                     unique.add(record)
-        except JsonSyntaxError as e:
-            self.result.malformed = True
-            yield self._file_problem(e.message, "syntax", line=e.line, column=e.column)
+        except MalformedFileError as e:
+            yield self._malformed(e)
             return
         finally:
             self.result.records = ordinal
@@ -200,9 +204,8 @@ class FileValidation:
                     version = xml_record_version(item.element)
                 self.result.schema_version = version
                 yield from self._xml_record(ordinal, item.element, version)
-        except XmlSyntaxError as e:
-            self.result.malformed = True
-            yield self._file_problem(e.message, "syntax", line=e.line, column=e.column)
+        except MalformedFileError as e:
+            yield self._malformed(e)
             return
         finally:
             self.result.records = ordinal
