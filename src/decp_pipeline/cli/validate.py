@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
+from collections.abc import Callable
+from typing import TextIO
 
 import click
 
@@ -37,10 +40,11 @@ def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool)
         if os.path.isdir(path):
             click.echo(f"Error: {path} is a directory; give the files inside it (e.g. {path}/*.json)", err=True)
             raise SystemExit(2)
-    validations = (_with_progress(FileValidation(path, schema_version)) for path in files)
+    terminal = _TerminalProgress() if sys.stderr.isatty() and verbosity() >= 0 else None
+    validations = (FileValidation(path, schema_version, _progress(path, terminal)) for path in files)
     write = write_json if as_json else write_text
     try:
-        totals = write(validations, sys.stdout)
+        totals = write(validations, terminal.wrap(sys.stdout) if terminal else sys.stdout)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (`decp validate big.json | head`): stop quietly.
@@ -50,7 +54,41 @@ def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool)
     raise SystemExit(totals.exit_code)
 
 
-def _with_progress(validation: FileValidation) -> FileValidation:
+def _progress(path: str, terminal: _TerminalProgress | None) -> Callable[[int], None] | None:
+    """A counter on a terminal, plain lines with -v elsewhere, nothing with -q."""
+    if terminal is not None:
+        return lambda n: terminal.show(f"{path}: {n:,} records checked")
     if verbosity() >= 1:
-        click.echo(f"validating {validation.path}", err=True)
-    return validation
+        return lambda n: click.echo(f"{path}: {n:,} records checked", err=True)
+    return None
+
+
+class _TerminalProgress:
+    """A one-line counter on stderr, erased before anything is written on stdout (same terminal)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def show(self, text: str) -> None:
+        sys.stderr.write(f"\r{text}\033[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+            self.shown = False
+
+    def wrap(self, out: TextIO) -> TextIO:
+        progress = self
+
+        class Clearing(io.TextIOBase):
+            def write(self, text: str) -> int:
+                progress.clear()
+                return out.write(text)
+
+            def flush(self) -> None:
+                out.flush()
+
+        return Clearing()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,10 +37,15 @@ ENVELOPE_2022 = '{"marches": {"marche": [...], "contrat-concession": [...]}}'
 class FileValidation:
     """Iterate over it to get the problems of one file; `result` holds the verdict once iteration ends."""
 
-    def __init__(self, path: str, schema_version: str = "auto") -> None:
+    PROGRESS_EVERY = 10_000
+
+    def __init__(
+        self, path: str, schema_version: str = "auto", on_progress: Callable[[int], None] | None = None
+    ) -> None:
         self.path = path
         self.requested = schema_version
         self.result = FileResult(file=path)
+        self._on_progress = on_progress  # called with the number of records read, every PROGRESS_EVERY
 
     def __iter__(self) -> Iterator[Problem]:
         try:
@@ -96,6 +101,8 @@ class FileValidation:
         try:
             for listed_kind, record in iter_records(self.path, layout):
                 ordinal += 1
+                if ordinal % self.PROGRESS_EVERY == 0 and self._on_progress:
+                    self._on_progress(ordinal)
                 index = indexes[listed_kind] = indexes.get(listed_kind, -1) + 1
                 if version is None:
                     version = self.result.schema_version = json_record_version(record)
@@ -200,6 +207,8 @@ class FileValidation:
                         )
                     continue
                 ordinal += 1
+                if ordinal % self.PROGRESS_EVERY == 0 and self._on_progress:
+                    self._on_progress(ordinal)
                 if version is None:
                     version = xml_record_version(item.element)
                 self.result.schema_version = version
