@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,13 @@ def test_identical_records_break_unique_items(tmp_path: Path) -> None:
     problems = list(FileValidation(path))
     assert [(p.rule, p.path) for p in problems] == [("uniqueItems", "marches[2]")]
     assert problems[0].message == "record 3 is identical to record 1; records must be unique"
+
+
+def test_deep_nesting_is_refused_before_parsing(tmp_path: Path) -> None:
+    # 100,000 nested lists: the parser would spend hours building their paths.
+    path = write(tmp_path, b'{"marches": [' + b"[" * 100_000 + b"]" * 100_000 + b"]}")
+    start = time.monotonic()
+    problems = list(FileValidation(path))
+    assert time.monotonic() - start < 5
+    assert [(p.rule, p.line) for p in problems] == [("syntax", 1)]
+    assert "nested more than 512 levels" in problems[0].message

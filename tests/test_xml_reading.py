@@ -138,3 +138,10 @@ def test_root_attributes_are_checked(tmp_path: Path) -> None:
 def test_unknown_root(tmp_path: Path) -> None:
     problems = problems_of(write(tmp_path, "<contracts><contract/></contracts>"))
     assert problems[0].message == "root element <contracts> is not a DECP element: expected <marches>"
+
+
+def test_deep_nesting_is_a_syntax_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "<marches><marche>" + "<a>" * 100_000 + "</a>" * 100_000 + "</marche></marches>")
+    problems = problems_of(path)
+    assert [p.rule for p in problems] == ["syntax"]
+    assert "Excessive depth" in problems[0].message

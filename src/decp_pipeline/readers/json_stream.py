@@ -77,8 +77,41 @@ def open_json(path: str) -> BinaryIO:
     return f
 
 
+# DECP records nest about 10 levels deep. The parser's cost grows with the square of the depth (it builds
+# the path of every value), so a hostile file of a few hundred KB of "[[[[..." would hold it for hours.
+MAX_DEPTH = 512
+DEPTH_BLOCK = 4096
+
+
+def check_nesting(path: str) -> None:
+    """Refuse a file nested deeper than MAX_DEPTH, before parsing it, at the speed of bytes.count.
+
+    The depth is estimated at every 4 KiB boundary as opening minus closing brackets so far (brackets inside
+    strings count too, which only matters for thousands of unbalanced ones); any depth spike longer than a
+    block is seen, and a shorter one is harmless.
+    """
+    depth = 0
+    position = 0
+    with open(path, "rb") as f:
+        while block := f.read(DEPTH_BLOCK):
+            depth += block.count(b"[") + block.count(b"{") - block.count(b"]") - block.count(b"}")
+            position += len(block)
+            if depth > MAX_DEPTH:
+                line, column = line_and_column(path, position)
+                raise JsonSyntaxError(
+                    f"the document is nested more than {MAX_DEPTH} levels deep: refused (a DECP record needs about 10)",
+                    line,
+                    column,
+                    position,
+                )
+
+
 def sniff_layout(path: str) -> JsonLayout:
-    """Read the first parse events of the file to find its wrapper shape."""
+    """Read the first parse events of the file to find its wrapper shape.
+
+    Raises JsonSyntaxError for a file nested too deeply to be parsed safely.
+    """
+    check_nesting(path)
     with open_json(path) as f:
         events = ijson.parse(f, use_float=True)
         try:

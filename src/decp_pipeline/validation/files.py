@@ -85,7 +85,11 @@ class FileValidation:
     # -- JSON ------------------------------------------------------------------------------------------
 
     def _json(self) -> Iterator[Problem]:
-        layout = sniff_layout(self.path)
+        try:
+            layout = sniff_layout(self.path)
+        except MalformedFileError as e:
+            yield self._malformed(e)
+            return
         self.result.shape = layout.shape
         detected = {"marches-list": "1.5", "marches-object": "2.0"}.get(layout.shape)
         version = self._version(detected)
@@ -271,7 +275,10 @@ class _UniqueRecords:
         self._digests = bytearray()
 
     def add(self, record: Any) -> None:
-        canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        try:
+            canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # nested deeper than orjson's 255 levels: invalid anyway
+            canonical = str(id(record)).encode()
         self._digests += hashlib.blake2b(canonical, digest_size=16).digest()
 
     def duplicates(self) -> list[tuple[int, int]]:

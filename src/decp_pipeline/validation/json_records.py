@@ -83,8 +83,12 @@ class JsonRecordValidator:
         """Every schema error of the record, with messages; empty when the record is valid."""
         if self.is_valid(record, kind):
             return []
-        found = []
-        for error in self._branches[kind].iter_errors(record):
+        found: list[FieldError] = []
+        try:
+            errors = list(self._branches[kind].iter_errors(record))
+        except ValueError as e:  # jsonschema-rs refuses to recurse past its limit
+            return [FieldError([], "depth", f"the record is nested too deeply to be checked ({e})")]
+        for error in errors:
             rule, detail = error.kind.name, error.kind.as_dict()
             path = list(error.instance_path)
             if rule == "required":
