@@ -285,7 +285,7 @@ class _UniqueRecords:
         """(ordinal, ordinal of its first occurrence) for every record identical to an earlier one."""
         if len(self._digests) < 32:
             return []
-        keys = np.frombuffer(bytes(self._digests), dtype="<u8").reshape(-1, 2)
+        keys = np.frombuffer(self._digests, dtype="<u8").reshape(-1, 2)  # a view: no copy
         order = np.lexsort((np.arange(len(keys)), keys[:, 1], keys[:, 0]))
         ordered = keys[order]
         same = np.all(ordered[1:] == ordered[:-1], axis=1)
