@@ -28,7 +28,3 @@ class MalformedFileError(DecpError):
         self.message = message
         self.line = line
         self.column = column
-
-
-class UnreadableInputError(DecpError):
-    """Raised when a file given on the command line cannot be opened (missing, a directory, no access)."""

@@ -15,14 +15,13 @@ accepts any object, even `{}`; no publisher means that.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import orjson
 
-from decp_pipeline.detect import NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
+from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.readers.json_stream import JsonLayout, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
@@ -50,7 +49,7 @@ class FileValidation:
     def __iter__(self) -> Iterator[Problem]:
         try:
             with open(self.path, "rb") as f:
-                head = f.read(512)
+                head = f.read(HEAD_SIZE)
         except OSError as e:
             self.result.unreadable = e.strerror or str(e)
             return
@@ -297,7 +296,3 @@ class _UniqueRecords:
             else:
                 first = int(order[i])
         return sorted(found)
-
-
-def file_size(path: str) -> int:
-    return os.stat(path).st_size

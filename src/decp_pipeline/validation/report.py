@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from decp_pipeline.official_schemas import VERSIONS
@@ -21,7 +21,6 @@ class Totals:
     records: int = 0
     invalid_records: int = 0
     problems: int = 0
-    results: list[FileResult] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         self.files += 1
