@@ -7,9 +7,11 @@ key, so that a run never stops halfway on a typo.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -39,7 +41,7 @@ KINDS: dict[str, dict[str, tuple[Any, ...]]] = {
         "optional": ("api_base", "formats", "title_pattern", "url_pattern", "exclude_resources", "min_size"),
     },
     "dcat": {"one_of": (("catalog", "catalogs"),), "optional": ()},
-    "dume_api": {"one_of": (), "optional": ("api_base", "start_date", "api_key_env")},
+    "dume_api": {"one_of": (), "optional": ("api_base", "start_date", "end_date", "refresh_days", "api_key_env")},
 }
 
 # How a source is read. "auto" detects XML or JSON, format 1.x or 2022 and the wrapper shape from the content.
@@ -141,10 +143,39 @@ def parse_config(document: Any, path: str) -> Config:
             continue
         seen[source.id] = position
         sources.append(source)
+    settings = {k: v for k, v in document.items() if k != "sources"}
+    problems.extend(_check_http_settings(settings.get("http")))
     if problems:
         raise ConfigError(path, problems)
-    settings = {k: v for k, v in document.items() if k != "sources"}
     return Config(path=path, sources=tuple(sources), settings=settings)
+
+
+# The `http:` settings section: timeouts and retries of every download (see fetch.http.HttpSettings).
+HTTP_SETTINGS = {
+    "connect_timeout": "seconds to wait for a connection",
+    "read_timeout": "seconds to wait for data",
+    "retries": "attempts after the first one",
+    "backoff": "seconds before the first retry, doubled at each retry",
+    "max_backoff": "longest wait between two retries, in seconds",
+    "max_retry_after": "longest Retry-After honoured, in seconds",
+    "max_size": "largest file accepted, in bytes",
+}
+
+
+def _check_http_settings(section: Any) -> list[str]:
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return ["key 'http': expected a mapping of settings (" + ", ".join(HTTP_SETTINGS) + ")"]
+    problems = []
+    for key, value in section.items():
+        if key not in HTTP_SETTINGS:
+            problems.append(f"http: unknown key '{key}'" + _suggest(str(key), set(HTTP_SETTINGS)))
+        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            problems.append(f"http: key '{key}': expected a number >= 0 ({HTTP_SETTINGS[key]}), got {value!r}")
+        elif key == "retries" and not isinstance(value, int):
+            problems.append(f"http: key 'retries': expected a whole number, got {value!r}")
+    return problems
 
 
 def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
@@ -185,42 +216,39 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
 
 
 def _check_values(entry: dict[str, Any], label: str) -> list[str]:
-    problems = []
-
-    def bad(key: str, expected: str) -> None:
-        problems.append(f"{label}: key '{key}': expected {expected}, got {entry[key]!r}")
-
-    if "id" in entry and not (isinstance(entry["id"], str) and ID_PATTERN.match(entry["id"])):
-        bad("id", "lowercase letters, digits and dashes (e.g. 'grandlyon')")
-    if "name" in entry and not (isinstance(entry["name"], str) and entry["name"].strip()):
-        bad("name", "a non-empty text")
-    if "format" in entry and entry["format"] not in FORMATS:
-        bad("format", "one of " + ", ".join(FORMATS))
-    if "enabled" in entry and not isinstance(entry["enabled"], bool):
-        bad("enabled", "true or false")
-    if "priority" in entry and (isinstance(entry["priority"], bool) or not isinstance(entry["priority"], int)):
-        bad("priority", "a whole number (higher wins when two sources publish the same contract)")
-    if "schema_version" in entry and entry["schema_version"] not in SCHEMA_VERSIONS:
-        bad("schema_version", "one of " + ", ".join(SCHEMA_VERSIONS))
-    for key in ("url", "catalog", "api_base"):
-        if key in entry and not _is_http_url(entry[key]):
-            bad(key, "an http(s) URL")
-    for key in ("urls", "catalogs"):
-        if key in entry and not (
-            isinstance(entry[key], list) and entry[key] and all(_is_http_url(u) for u in entry[key])
-        ):
-            bad(key, "a non-empty list of http(s) URLs")
-    if "dataset" in entry and not _is_dataset_id(entry["dataset"]):
-        bad("dataset", "a data.gouv.fr dataset id (24 hexadecimal characters)")
-    if "datasets" in entry and not (
-        isinstance(entry["datasets"], list) and entry["datasets"] and all(map(_is_dataset_id, entry["datasets"]))
-    ):
-        bad("datasets", "a non-empty list of data.gouv.fr dataset ids (24 hexadecimal characters)")
-    return problems
+    return [
+        f"{label}: key '{key}': expected {expected}, got {entry[key]!r}"
+        for key, (valid, expected) in VALUE_RULES.items()
+        if key in entry and not valid(entry[key])
+    ]
 
 
 def _is_http_url(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _is_regex(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        re.compile(value)
+    except re.error:
+        return False
+    return True
+
+
+def _is_text_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+def _is_date(value: Any) -> bool:
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return True  # YAML reads an unquoted 2024-01-01 as a date
+    try:
+        datetime.date.fromisoformat(str(value))
+    except ValueError:
+        return False
+    return isinstance(value, str) and len(value) == 10
 
 
 def _is_dataset_id(value: Any) -> bool:
@@ -230,3 +258,48 @@ def _is_dataset_id(value: Any) -> bool:
 def _suggest(key: str, allowed: set[str]) -> str:
     close = difflib.get_close_matches(key, sorted(allowed), n=1)
     return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+
+
+def _whole(minimum: int) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _list_of(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, list) and bool(v) and all(map(check, v))
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and bool(v.strip())
+
+
+# For each key, a check of its value and what the user should have written.
+VALUE_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "id": (lambda v: isinstance(v, str) and bool(ID_PATTERN.match(v)), "lowercase letters, digits and dashes"),
+    "name": (_text, "a non-empty text"),
+    "format": (lambda v: v in FORMATS, "one of " + ", ".join(FORMATS)),
+    "enabled": (lambda v: isinstance(v, bool), "true or false"),
+    "priority": (_whole(-(10**9)), "a whole number (higher wins when two sources publish the same contract)"),
+    "schema_version": (lambda v: v in SCHEMA_VERSIONS, "one of " + ", ".join(SCHEMA_VERSIONS)),
+    "url": (_is_http_url, "an http(s) URL"),
+    "catalog": (_is_http_url, "an http(s) URL"),
+    "api_base": (_is_http_url, "an http(s) URL"),
+    "urls": (_list_of(_is_http_url), "a non-empty list of http(s) URLs"),
+    "catalogs": (_list_of(_is_http_url), "a non-empty list of http(s) URLs"),
+    "dataset": (_is_dataset_id, "a data.gouv.fr dataset id (24 hexadecimal characters)"),
+    "datasets": (
+        _list_of(_is_dataset_id),
+        "a non-empty list of data.gouv.fr dataset ids (24 hexadecimal characters)",
+    ),
+    "title_pattern": (_is_regex, "a valid regular expression (Python syntax)"),
+    "url_pattern": (_is_regex, "a valid regular expression (Python syntax)"),
+    "formats": (_list_of(_text), "a non-empty list of resource formats (e.g. [json, xml])"),
+    "exclude_resources": (_list_of(_text), "a non-empty list of data.gouv.fr resource ids"),
+    "min_size": (_whole(0), "a whole number of bytes >= 0"),
+    "refresh_days": (_whole(1), "a whole number of days >= 1"),
+    "start_date": (_is_date, "a date written YYYY-MM-DD"),
+    "end_date": (_is_date, "a date written YYYY-MM-DD"),
+    "api_key_env": (
+        lambda v: isinstance(v, str) and v.isidentifier(),
+        "the name of an environment variable holding the key (never the key itself)",
+    ),
+}

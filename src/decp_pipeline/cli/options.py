@@ -53,3 +53,20 @@ def config_option(command: Callable[..., Any]) -> Callable[..., Any]:
         default=None,
         help="The sources file (default: ./sources.yaml, else the copy shipped with the package).",
     )(command)
+
+
+def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        default="data",
+        envvar="DECP_DATA_DIR",
+        show_default=True,
+        help="Download cache, run state and intermediate files (env: DECP_DATA_DIR).",
+    )(command)
+
+
+def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--offline", is_flag=True, help="Open no network connection: use what the data dir already holds."
+    )(command)

@@ -1,0 +1,373 @@
+"""The one HTTP layer of the project: timeouts, bounded retries, streaming downloads checked before use.
+
+Servers fail in every way a server can: refused connections, timeouts, 5xx, 429 with a `Retry-After`,
+bodies cut short, HTML error pages served with status 200. A retryable failure (network error, 429, 5xx,
+a body shorter than announced) is retried with exponential back-off, honouring `Retry-After`; anything else
+fails at once. Every failure becomes a `FetchError` naming the URL and the reason in words.
+
+A download goes to a temporary file next to its destination and is handed back only when complete and
+checked; the caller renames it into place, so a failed download never touches the last good copy.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from decp_pipeline import __version__
+from decp_pipeline.exceptions import DecpError
+
+log = logging.getLogger(__name__)
+
+USER_AGENT = f"decp-pipeline/{__version__} (DECP consolidation; python-requests/{requests.__version__})"
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+GONE_STATUSES = frozenset({404, 410})
+CHUNK_SIZE = 1024 * 1024
+API_MAX_SIZE = 64 * 1024 * 1024  # an API answer (JSON listing) bigger than this is refused
+
+
+class FetchError(DecpError):
+    """A URL could not be fetched. `gone` is true when the server says the resource no longer exists."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+        self.retryable = retryable
+
+    @property
+    def gone(self) -> bool:
+        return self.status in GONE_STATUSES
+
+
+class OfflineError(FetchError):
+    """A request was attempted in --offline mode."""
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Tunables of the HTTP layer, from the `http:` section of sources.yaml."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    retries: int = 4  # attempts after the first one
+    backoff: float = 2.0  # seconds before the first retry, doubled at each retry
+    max_backoff: float = 120.0
+    max_retry_after: float = 600.0  # a server asking to wait longer than this fails the resource
+    max_size: int = 4 * 1024**3  # bytes: a bigger file is refused (a hostile or broken server)
+
+
+@dataclass
+class Download:
+    """A completed response body: either a new file at `path`, or `not_modified` (HTTP 304, nothing written)."""
+
+    url: str
+    not_modified: bool
+    path: Path | None = None
+    size: int = 0
+    sha1: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+
+
+@dataclass
+class Traffic:
+    """What the client did on the wire, for the run summary and the tests."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+# A check of the first bytes of a body: raises ValueError with a message when the content is not acceptable.
+HeadCheck = Callable[[bytes], None]
+HEAD_CHECK_SIZE = 4096
+
+
+class HttpClient:
+    """A requests session with the project's policy. `offline=True` refuses every request."""
+
+    def __init__(
+        self,
+        settings: HttpSettings | None = None,
+        *,
+        offline: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings or HttpSettings()
+        self.offline = offline
+        self.sleep = sleep
+        self.traffic = Traffic()
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        # The environment's proxies apply; .netrc credentials must not leak to arbitrary publishers.
+        self.session.trust_env = True
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- requests with retries ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _response(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, body: Any = None
+    ) -> Iterator[requests.Response]:
+        """One streamed response with status < 400 (or 304), after retries; the caller reads its body."""
+        if self.offline:
+            raise OfflineError(url, "not fetched: --offline forbids network access")
+        attempt = 0
+        while True:
+            error = self._attempt(method, url, headers, body)
+            if isinstance(error, requests.Response):
+                try:
+                    yield error
+                finally:
+                    error.close()
+                return
+            if not error.retryable or attempt >= self.settings.retries:
+                if attempt:
+                    error.reason += f" (after {attempt + 1} attempts)"
+                error.retryable = False  # given up: callers must not retry again
+                raise error
+            attempt += 1
+            self._wait(url, attempt, error)
+
+    def _attempt(  # noqa: PLR0911 - one return per kind of failure
+        self, method: str, url: str, headers: dict[str, str] | None, body: Any
+    ) -> requests.Response | FetchError:
+        self.traffic.requests += 1
+        timeout = (self.settings.connect_timeout, self.settings.read_timeout)
+        try:
+            response = self.session.request(method, url, headers=headers, json=body, timeout=timeout, stream=True)
+        except requests.exceptions.InvalidURL as e:
+            return FetchError(url, f"invalid URL: {e}")
+        except requests.exceptions.TooManyRedirects:
+            return FetchError(url, "too many redirects")
+        except requests.exceptions.ConnectTimeout:
+            return FetchError(url, f"no connection within {self.settings.connect_timeout:g} s", retryable=True)
+        except requests.exceptions.ReadTimeout:
+            return FetchError(url, f"no answer within {self.settings.read_timeout:g} s", retryable=True)
+        except requests.exceptions.SSLError as e:
+            return FetchError(url, f"TLS error: {_short(e)}")
+        except requests.exceptions.ConnectionError as e:
+            return FetchError(url, f"connection failed: {_short(e)}", retryable=True)
+        except requests.exceptions.RequestException as e:
+            return FetchError(url, f"request failed: {_short(e)}")
+        status = response.status_code
+        self.traffic.statuses[status] = self.traffic.statuses.get(status, 0) + 1
+        if status < 400 or status == 304:
+            return response
+        error = FetchError(url, _status_reason(response), status=status, retryable=status in RETRYABLE_STATUSES)
+        error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        response.close()
+        return error
+
+    def _wait(self, url: str, attempt: int, error: FetchError) -> None:
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            if retry_after > self.settings.max_retry_after:
+                error.reason += f"; the server asks to retry after {retry_after:g} s, more than the limit"
+                error.retryable = False
+                raise error
+            delay = retry_after
+        else:
+            delay = min(self.settings.backoff * 2 ** (attempt - 1), self.settings.max_backoff)
+            delay *= 1 + random.random() / 10  # noqa: S311 - jitter, so that clients do not retry in step
+        log.info("%s: %s; retry %d/%d in %.1f s", url, error.reason, attempt, self.settings.retries, delay)
+        self.traffic.retries += 1
+        self.sleep(delay)
+
+    # -- bodies ----------------------------------------------------------------------------------------------
+
+    def get_json(
+        self, url: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+    ) -> Any:
+        """An API answer parsed as JSON (bounded in size); a body that is not JSON is a retryable error."""
+        attempt = 0
+        while True:
+            try:
+                with self._response(
+                    method, url, headers={"Accept": "application/json", **(headers or {})}, body=body
+                ) as r:
+                    data = self._read_all(r, API_MAX_SIZE)
+                try:
+                    return json.loads(data)
+                except ValueError:
+                    raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
+            except FetchError as e:
+                if not e.retryable or e.status is not None or attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                self._wait(url, attempt, e)
+
+    def download(
+        self,
+        url: str,
+        destination: Path,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        check: HeadCheck | None = None,
+    ) -> Download:
+        """Stream `url` to a temporary file beside `destination`; conditional when etag/last_modified are given.
+
+        Returns a Download whose `path` is the temporary file (the caller renames it) or `not_modified`.
+        A body shorter than its Content-Length, bigger than `max_size`, or refused by `check` is an error; the
+        temporary file is then removed.
+        """
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        attempt = 0
+        while True:
+            try:
+                return self._download_once(url, destination, headers, check)
+            except FetchError as e:
+                if not e.retryable or e.status is not None or attempt >= self.settings.retries:
+                    raise
+                attempt += 1
+                self._wait(url, attempt, e)
+
+    def _download_once(self, url: str, destination: Path, headers: dict[str, str], check: HeadCheck | None) -> Download:
+        with self._response("GET", url, headers=headers) as response:
+            meta = Download(
+                url=url,
+                not_modified=response.status_code == 304,
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                content_type=response.headers.get("Content-Type"),
+            )
+            if meta.not_modified:
+                return meta
+            expected = _content_length(response)
+            if expected is not None and expected > self.settings.max_size:
+                raise FetchError(url, f"file too big: {expected:,} bytes announced, limit {self.settings.max_size:,}")
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            temporary = destination.with_name(f".{destination.name}.{os.getpid()}.part")
+            try:
+                meta.size, meta.sha1 = self._stream_to(response, temporary, check)
+                if expected is not None and meta.size != expected:
+                    raise FetchError(
+                        url, f"truncated body: {meta.size:,} of {expected:,} bytes received", retryable=True
+                    )
+            except BaseException:
+                temporary.unlink(missing_ok=True)
+                raise
+            meta.path = temporary
+            return meta
+
+    def _stream_to(self, response: requests.Response, path: Path, check: HeadCheck | None) -> tuple[int, str]:
+        url = response.url
+        digest = hashlib.sha1(usedforsecurity=False)
+        size = 0
+        head = b""
+        checked = check is None
+        with open(path, "wb") as out:
+            for chunk in self._chunks(response):
+                size += len(chunk)
+                if size > self.settings.max_size:
+                    raise FetchError(url, f"file too big: more than {self.settings.max_size:,} bytes")
+                if not checked:
+                    head += chunk
+                    if len(head) >= HEAD_CHECK_SIZE:
+                        self._check_head(url, head, check)
+                        checked = True
+                digest.update(chunk)
+                out.write(chunk)
+        if not checked:
+            self._check_head(url, head, check)
+        return size, digest.hexdigest()
+
+    def _check_head(self, url: str, head: bytes, check: HeadCheck | None) -> None:
+        if check is None:
+            return
+        try:
+            check(head)
+        except ValueError as e:
+            raise FetchError(url, str(e)) from None
+
+    def _chunks(self, response: requests.Response) -> Iterator[bytes]:
+        """The decoded body in chunks; a connection cut mid-body is a retryable truncation."""
+        try:
+            for chunk in response.iter_content(CHUNK_SIZE):
+                self.traffic.bytes += len(chunk)
+                yield chunk
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise FetchError(response.url, f"truncated body: {_short(e)}", retryable=True) from None
+        except requests.exceptions.ConnectionError as e:
+            raise FetchError(response.url, f"connection lost while reading: {_short(e)}", retryable=True) from None
+        except requests.exceptions.ContentDecodingError as e:
+            raise FetchError(response.url, f"undecodable body: {_short(e)}") from None
+
+    def _read_all(self, response: requests.Response, limit: int) -> bytes:
+        parts = []
+        size = 0
+        for chunk in self._chunks(response):
+            size += len(chunk)
+            if size > limit:
+                raise FetchError(response.url, f"answer too big: more than {limit:,} bytes")
+            parts.append(chunk)
+        expected = _content_length(response)
+        if expected is not None and size != expected:
+            raise FetchError(response.url, f"truncated body: {size:,} of {expected:,} bytes received", retryable=True)
+        return b"".join(parts)
+
+
+def _content_length(response: requests.Response) -> int | None:
+    """The announced body size, when it describes the decoded body (no Content-Encoding)."""
+    if response.headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    value = response.headers.get("Content-Length")
+    return int(value) if value and value.isdigit() else None
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _status_reason(response: requests.Response) -> str:
+    reason = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
+    if response.status_code in GONE_STATUSES:
+        reason += " (the resource no longer exists at this address)"
+    return reason
+
+
+def _short(error: Exception) -> str:
+    """The last, most specific part of a requests/urllib3 error chain, without object reprs."""
+    text = str(error)
+    for marker in ("Caused by ", "Failed to establish a new connection: ", "] "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[-1]
+    return text.strip("()'\" ") or type(error).__name__
+
+
+def _describe_head(data: bytes) -> str:
+    text = data[:80].decode("utf-8", errors="replace").strip()
+    return f"it starts with {text!r}" if text else "it is empty"

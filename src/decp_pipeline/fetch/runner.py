@@ -1,0 +1,118 @@
+"""`decp fetch`: bring every source's cached copy up to date, one source at a time, each failure isolated.
+
+A source that fails (a dead server, a vanished dataset, a bug in reading an answer) is reported and the next
+source runs; its last good files stay in the cache, marked stale.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from decp_pipeline.config import Config, Source
+from decp_pipeline.fetch.http import HttpClient, HttpSettings, Traffic
+from decp_pipeline.fetch.kinds import datagouv, dcat, dume, url
+from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
+from decp_pipeline.fetch.store import Store
+
+log = logging.getLogger(__name__)
+
+KIND_FETCHERS: dict[str, Callable[[FetchContext, Source, SourceResult], None]] = {
+    "url": url.fetch,
+    "datagouv_dataset": datagouv.fetch,
+    "dcat": dcat.fetch,
+    "dume_api": dume.fetch,
+}
+
+
+@dataclass
+class FetchRun:
+    results: list[SourceResult] = field(default_factory=list)
+    traffic: Traffic = field(default_factory=Traffic)
+    seconds: float = 0.0
+    offline: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+def http_settings(config: Config) -> HttpSettings:
+    """The `http:` section of sources.yaml (checked when the config is loaded)."""
+    return HttpSettings(**(config.settings.get("http") or {}))
+
+
+def selected_sources(config: Config, source_ids: Sequence[str]) -> list[Source]:
+    """The named sources (any, even disabled), else every enabled one."""
+    if source_ids:
+        return [config.get(source_id) for source_id in dict.fromkeys(source_ids)]
+    return [s for s in config.sources if s.enabled]
+
+
+def fetch_sources(
+    config: Config,
+    store: Store,
+    source_ids: Sequence[str] = (),
+    *,
+    offline: bool = False,
+    progress: Callable[[str], None] = lambda _line: None,
+    client: HttpClient | None = None,
+) -> FetchRun:
+    sources = selected_sources(config, source_ids)
+    client = client or HttpClient(http_settings(config), offline=offline)
+    run = FetchRun(traffic=client.traffic, offline=offline)
+    started = time.monotonic()
+    ctx = FetchContext(client=client, store=store, progress=progress)
+    try:
+        for source in sources:
+            run.results.append(cached_summary(store, source) if offline else fetch_source(ctx, source))
+    finally:
+        client.close()
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def fetch_source(ctx: FetchContext, source: Source) -> SourceResult:
+    result = SourceResult(source.id)
+    ctx.progress(f"{source.id}: fetching ({source.kind})")
+    try:
+        KIND_FETCHERS[source.kind](ctx, source, result)
+    except Exception as e:  # one source's unexpected failure must not stop the others
+        log.exception("%s: unexpected error", source.id)
+        result.fail_source(f"unexpected error: {type(e).__name__}: {e}")
+    if result.status == "ok" and result.failures:
+        result.status = "failed"
+        if all(f.gone for f in result.failures) and result.failed == result.listed:
+            result.status = "vanished"
+        result.error = f"{len(result.failures)} resource(s) failed"
+    if result.status == "ok":
+        ctx.store.record_source(source.id, "ok")
+    else:
+        ctx.store.record_source(source.id, result.status, result.error)
+        ctx.store.mark_stale(source.id)
+        ctx.store.log(source.id, None, result.status, result.error)
+    return _with_cache_state(ctx.store, source, result)
+
+
+def cached_summary(store: Store, source: Source) -> SourceResult:
+    """--offline: what the cache holds for the source; nothing is requested."""
+    result = SourceResult(source.id, status="offline")
+    result = _with_cache_state(store, source, result)
+    if not result.cached:
+        result.status = "failed"
+        result.error = "nothing cached for this source: run `decp fetch` online first"
+        result.failures.append(Failure(source.where(), "nothing cached for this source"))
+    return result
+
+
+def _with_cache_state(store: Store, source: Source, result: SourceResult) -> SourceResult:
+    files = store.resources(source.id)
+    result.cached = len(files)
+    result.stale = sum(f.stale for f in files)
+    if result.status == "offline":
+        result.bytes = sum(f.size or 0 for f in files)
+    state = store.source_state(source.id)
+    result.last_success = state.last_success if state else None
+    return result
