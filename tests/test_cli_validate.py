@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from decp_pipeline import __version__
+
 from .conftest import CORPUS, fixture, run_cli
 
 VALID = str(CORPUS / "v15-json-marche-valid.json")
@@ -114,4 +116,4 @@ def test_bad_option_value_is_a_usage_error() -> None:
 
 
 def test_version() -> None:
-    assert run_cli("--version").stdout.strip() == "decp, version 0.1.0"
+    assert run_cli("--version").stdout.strip() == f"decp, version {__version__}"

@@ -211,6 +211,8 @@ class HttpClient:
                     raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
             except FetchError as e:
                 if not e.retryable or e.status is not None or attempt >= self.settings.retries:
+                    if e.retryable and attempt:
+                        e.reason += f" (after {attempt + 1} attempts)"
                     raise
                 attempt += 1
                 self._wait(url, attempt, e)
@@ -241,6 +243,8 @@ class HttpClient:
                 return self._download_once(url, destination, headers, check)
             except FetchError as e:
                 if not e.retryable or e.status is not None or attempt >= self.settings.retries:
+                    if e.retryable and attempt:
+                        e.reason += f" (after {attempt + 1} attempts)"
                     raise
                 attempt += 1
                 self._wait(url, attempt, e)
@@ -305,12 +309,17 @@ class HttpClient:
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         """The decoded body in chunks; a connection cut mid-body is a retryable truncation."""
+        received = 0
         try:
             for chunk in response.iter_content(CHUNK_SIZE):
                 self.traffic.bytes += len(chunk)
+                received += len(chunk)
                 yield chunk
         except requests.exceptions.ChunkedEncodingError as e:
-            raise FetchError(response.url, f"truncated body: {_short(e)}", retryable=True) from None
+            expected = _content_length(response)
+            on_wire = getattr(response.raw, "tell", lambda: received)()  # the bytes of the unfinished chunk too
+            what = f"{on_wire:,} of {expected:,} bytes received" if expected is not None else _short(e)
+            raise FetchError(response.url, f"truncated body: {what}", retryable=True) from None
         except requests.exceptions.ConnectionError as e:
             raise FetchError(response.url, f"connection lost while reading: {_short(e)}", retryable=True) from None
         except requests.exceptions.ContentDecodingError as e:

@@ -195,10 +195,11 @@ def fetch(ctx: FetchContext, source: Source, result: SourceResult) -> None:
     vanished = 0
     catalogs = catalog_urls(source)
     for catalog in catalogs:
-        before = len(result.failures)
+        before, counts = len(result.failures), (result.downloaded, result.unchanged)
         fetch_resource(
             ctx, source.id, Resource(catalog, title="DCAT catalogue"), result, check=check_catalog, role="catalog"
         )
+        result.downloaded, result.unchanged = counts  # counts are of data files; bytes include the catalogue
         cached = ctx.store.cached(source.id, catalog)
         if len(result.failures) > before:
             failure = result.failures.pop()

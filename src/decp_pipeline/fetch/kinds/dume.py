@@ -25,7 +25,7 @@ from typing import Any
 from decp_pipeline.config import Source
 from decp_pipeline.fetch.http import FetchError
 from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
-from decp_pipeline.official_schemas import load_json_schema
+from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 
 DEFAULT_API_BASE = "https://dume.chorus-pro.gouv.fr"
 ENDPOINT = "/dumes/donneesEssentielles"
@@ -42,14 +42,10 @@ ENVELOPE = {
 API_KEY_HEADER = "X-API-KEY"
 
 
-class CapError(Exception):
-    pass
-
-
 @cache
 def partitions() -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Filters that split one day's query into disjoint parts: contract type, then procedure."""
-    definitions = load_json_schema("2.0")["definitions"]
+    definitions = load_json_schema(VERSIONS["2.0"].json_schema)["definitions"]
     procedures = tuple(definitions["marche"]["properties"]["procedure"]["enum"]) + tuple(
         definitions["contrat-concession"]["properties"]["procedure"]["enum"]
     )
@@ -69,6 +65,7 @@ class DumeQuery:
         if (variable := source.location.get("api_key_env")) and (key := os.environ.get(variable)):
             self.headers[API_KEY_HEADER] = key
         self.queries = 0
+        self.capped: dict[date, str] = {}  # days still at the cap after every split, and why
 
     def ask(self, start: date, end: date, filters: dict[str, str]) -> list[dict[str, Any]]:
         body = {**ENVELOPE, "dateDebutPublication": start.isoformat(), "dateFinPublication": end.isoformat(), **filters}
@@ -114,7 +111,9 @@ class DumeQuery:
                 for value in values:
                     merged.extend(self.rows_by_day(start, end, {**filters, name: value}).get(start, []))
                 return {start: merged}
-        raise CapError(f"{start}: {CAP} rows even for {filters}, the API cannot return them all")
+        # This day cannot be fetched whole: it fails alone, the other days of the range are kept.
+        self.capped[start] = f"{start}: {CAP} rows even for {filters}, the API cannot return them all"
+        return {}
 
 
 def _publication_day(row: dict[str, Any]) -> date | None:
@@ -175,8 +174,8 @@ def fetch(ctx: FetchContext, source: Source, result: SourceResult) -> None:
     for first, last in _ranges(asked):
         try:
             by_day = query.rows_by_day(first, last)
-        except (FetchError, CapError) as e:
-            reason = e.reason if isinstance(e, FetchError) else str(e)
+        except FetchError as e:
+            reason = e.reason
             for day in _days(first, last):
                 ctx.store.record_failure(source.id, day_key(query.url, day), reason)
             ctx.store.log(source.id, query.url, "failed", f"{first}..{last}: {reason}")
@@ -185,6 +184,9 @@ def fetch(ctx: FetchContext, source: Source, result: SourceResult) -> None:
             ctx.progress(f"{source.id}: FAILED {first} to {last}: {reason}")
             continue
         for day in _days(first, last):
+            if day in query.capped:
+                _fail_day(ctx, source, day_key(query.url, day), query.capped.pop(day), result)
+                continue
             _save_day(ctx, source, day_key(query.url, day), _unique(by_day.get(day, [])), result)
         ctx.progress(f"{source.id}: {first} to {last}: {sum(map(len, by_day.values()))} rows")
     result.notes.append(f"{query.queries} API queries for {len(asked)} days")
@@ -193,6 +195,14 @@ def fetch(ctx: FetchContext, source: Source, result: SourceResult) -> None:
 
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _fail_day(ctx: FetchContext, source: Source, key: str, reason: str, result: SourceResult) -> None:
+    ctx.store.record_failure(source.id, key, reason)
+    ctx.store.log(source.id, key, "failed", reason)
+    result.failed += 1
+    result.failures.append(Failure(key, reason))
+    ctx.progress(f"{source.id}: FAILED {reason}")
 
 
 def _save_day(ctx: FetchContext, source: Source, key: str, rows: list[dict], result: SourceResult) -> None:
