@@ -144,3 +144,28 @@ def test_default_config_is_the_packaged_copy_outside_the_repository(tmp_path: Pa
         assert [s.id for s in load_config().sources] == ["ville-x"]
     finally:
         os.chdir(cwd)
+
+
+def test_fetch_keys_and_http_settings_are_checked(tmp_path: Path) -> None:
+    dataset = {**GOOD, "kind": "datagouv_dataset", "dataset": "5c0a7845634f4139b2ee8883"}
+    del dataset["url"]
+    sources = [
+        {**dataset, "id": "a", "title_pattern": "decp-(", "formats": "json", "min_size": -1},
+        {"id": "d", "name": "D", "kind": "dume_api", "format": "dume-api", "enabled": True, "priority": 1,
+         "start_date": "2024-13-01", "refresh_days": 0, "api_key_env": "sk-live-123"},
+    ]  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        load_config(write_config(tmp_path, sources, http={"retries": 1.5, "timeout": 3, "backoff": -1}))
+    assert sorted(caught.value.problems) == [
+        "http: key 'backoff': expected a number >= 0 (seconds before the first retry, doubled at each retry), got -1",
+        "http: key 'retries': expected a whole number, got 1.5",
+        "http: unknown key 'timeout' (did you mean 'read_timeout'?)",
+        "source 'a' (entry 1): key 'formats': expected a non-empty list of resource formats (e.g. [json, xml]), "
+        "got 'json'",
+        "source 'a' (entry 1): key 'min_size': expected a whole number of bytes >= 0, got -1",
+        "source 'a' (entry 1): key 'title_pattern': expected a valid regular expression (Python syntax), got 'decp-('",
+        "source 'd' (entry 2): key 'api_key_env': expected the name of an environment variable holding the key "
+        "(never the key itself), got a value not shown (it may be a secret)",
+        "source 'd' (entry 2): key 'refresh_days': expected a whole number of days >= 1, got 0",
+        "source 'd' (entry 2): key 'start_date': expected a date written YYYY-MM-DD, got '2024-13-01'",
+    ]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
-from datetime import date, timedelta
+import sqlite3
+import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from decp_pipeline.fetch.content import check_catalog, check_decp_data
+from decp_pipeline.fetch.http import HttpClient, HttpSettings
 from decp_pipeline.fetch.kinds.dcat import CatalogError, Distribution, parse_catalog
-from decp_pipeline.fetch.store import safe_file_name
+from decp_pipeline.fetch.store import DataDirError, Store, safe_file_name
 
-from .conftest import fixture
+from .conftest import fixture, run_cli
 from .httpserver import LocalServer, Reply, Request, json_reply
 from .test_fetch import fetch, write_config
 
@@ -225,3 +229,48 @@ def test_content_checks():
     check_catalog(b"@prefix dcat: <http://www.w3.org/ns/dcat#> .")
     with pytest.raises(ValueError, match="not a DCAT catalogue"):
         check_catalog(b"siret;url\n123;http://x")
+
+
+def test_dume_api_key_is_sent_and_never_printed(server, tmp_path, monkeypatch):
+    api = DumeApi(dume_rows(date(2024, 3, 1), 3))
+    server.route("/dumes/donneesEssentielles", api)
+    monkeypatch.setenv("DUME_KEY", "secret-key-4242")
+    source = {
+        "id": "dume-api",
+        "name": "DUME",
+        "kind": "dume_api",
+        "format": "dume-api",
+        "api_base": server.base,
+        "start_date": "2024-03-01",
+        "end_date": "2024-03-01",
+        "api_key_env": "DUME_KEY",
+    }
+    config = write_config(tmp_path, [source])
+    result = run_cli("fetch", "-v", "--config", config, "--data-dir", str(tmp_path / "d"))
+    assert result.exit_code == 0
+    assert [r.headers["x-api-key"] for r in server.log] == ["secret-key-4242"]
+    assert "secret-key-4242" not in result.stdout + result.stderr
+    with sqlite3.connect(tmp_path / "d" / "state.sqlite") as db:
+        assert not any("secret-key-4242" in str(row) for row in db.execute("SELECT * FROM events"))
+
+
+def test_one_run_at_a_time_per_data_dir(tmp_path):
+    with Store(tmp_path / "data"):
+        with pytest.raises(DataDirError, match="another decp run is using this data dir"):
+            Store(tmp_path / "data")
+        config = write_config(tmp_path, [{"id": "x", "name": "X", "kind": "url", "url": "http://127.0.0.1:9/x.xml"}])
+        result = run_cli("fetch", "--config", config, "--data-dir", str(tmp_path / "data"))
+    assert result.exit_code == 2
+    assert "another decp run is using this data dir" in result.stderr
+
+
+def test_retry_after_as_an_http_date_is_honoured(server):
+    waits: list[float] = []
+    when = email.utils.format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    server.route("/x.json", Reply(503, b"", {"Retry-After": when}), Reply(200, b'{"marches": []}'))
+    client = HttpClient(HttpSettings(backoff=0), sleep=waits.append)
+    download = client.download(server.url("/x.json"), Path(tempfile.mkdtemp()) / "x.json", check=check_decp_data)
+    assert download.size == len(b'{"marches": []}')
+    assert len(waits) == 1
+    assert 28 <= waits[0] <= 30
+    assert client.traffic.retries == 1

@@ -217,10 +217,15 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
 
 def _check_values(entry: dict[str, Any], label: str) -> list[str]:
     return [
-        f"{label}: key '{key}': expected {expected}, got {entry[key]!r}"
+        f"{label}: key '{key}': expected {expected}, got "
+        + ("a value not shown (it may be a secret)" if key in SECRET_KEYS else repr(entry[key]))
         for key, (valid, expected) in VALUE_RULES.items()
         if key in entry and not valid(entry[key])
     ]
+
+
+# Keys whose wrong value may be a secret pasted in the wrong place: never echoed in messages or logs.
+SECRET_KEYS = frozenset({"api_key_env"})
 
 
 def _is_http_url(value: Any) -> bool:

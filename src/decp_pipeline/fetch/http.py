@@ -48,6 +48,9 @@ class FetchError(DecpError):
         self.status = status
         self.retryable = retryable
 
+    def __str__(self) -> str:
+        return f"{self.url}: {self.reason}"  # the reason grows as retries are made
+
     @property
     def gone(self) -> bool:
         return self.status in GONE_STATUSES
