@@ -159,6 +159,19 @@ def dume_rows(day: date, count: int, **fields: str) -> list[dict[str, Any]]:
     ]
 
 
+def dume_source(server: LocalServer, start: date, end: date, **more: Any) -> dict[str, Any]:
+    return {
+        "id": "dume-api",
+        "name": "DUME",
+        "kind": "dume_api",
+        "format": "dume-api",
+        "api_base": server.base,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        **more,
+    }
+
+
 def test_dume_api_splits_capped_queries_until_every_row_is_fetched(server, tmp_path):
     first = date(2024, 3, 1)
     busy, busier = first + timedelta(days=3), first + timedelta(days=5)
@@ -168,16 +181,7 @@ def test_dume_api_splits_capped_queries_until_every_row_is_fetched(server, tmp_p
     rows += dume_rows(busier, 60, typeDE="MP", procedure="Appel d'offres ouvert")
     api = DumeApi(rows)
     server.route("/dumes/donneesEssentielles", api)
-    source = {
-        "id": "dume-api",
-        "name": "DUME",
-        "kind": "dume_api",
-        "format": "dume-api",
-        "api_base": server.base,
-        "start_date": first.isoformat(),
-        "end_date": (first + timedelta(days=9)).isoformat(),
-        "refresh_days": 2,
-    }
+    source = dume_source(server, first, first + timedelta(days=9), refresh_days=2)
     config = write_config(tmp_path, [source])
     data = tmp_path / "data"
 
@@ -235,16 +239,7 @@ def test_dume_api_key_is_sent_and_never_printed(server, tmp_path, monkeypatch):
     api = DumeApi(dume_rows(date(2024, 3, 1), 3))
     server.route("/dumes/donneesEssentielles", api)
     monkeypatch.setenv("DUME_KEY", "secret-key-4242")
-    source = {
-        "id": "dume-api",
-        "name": "DUME",
-        "kind": "dume_api",
-        "format": "dume-api",
-        "api_base": server.base,
-        "start_date": "2024-03-01",
-        "end_date": "2024-03-01",
-        "api_key_env": "DUME_KEY",
-    }
+    source = dume_source(server, date(2024, 3, 1), date(2024, 3, 1), api_key_env="DUME_KEY")
     config = write_config(tmp_path, [source])
     result = run_cli("fetch", "-v", "--config", config, "--data-dir", str(tmp_path / "d"))
     assert result.exit_code == 0
