@@ -8,6 +8,7 @@ import sys
 import click
 
 from decp_pipeline import __version__
+from decp_pipeline.cli.build import build_command
 from decp_pipeline.cli.fetch import fetch_command
 from decp_pipeline.cli.sources import sources_command
 from decp_pipeline.cli.validate import validate_command
@@ -26,6 +27,7 @@ def cli() -> None:
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, level=logging.WARNING)
 
 
+cli.add_command(build_command)
 cli.add_command(fetch_command)
 cli.add_command(sources_command)
 cli.add_command(validate_command)

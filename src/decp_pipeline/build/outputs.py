@@ -1,0 +1,103 @@
+"""The published outputs of `decp build`, assembled from the sources' stages and written atomically.
+
+    OUT/decp.json       {"marches": [...]}: format 1.5, valid records only, each with `uid` and `source`
+    OUT/rejected.jsonl  one line per record left out of decp.json, with its errors
+    OUT/report.json     the accounting: for every source, read = exported + rejected + duplicates
+
+Sources are assembled by descending `priority`: an exact copy of a record already exported by a source of
+higher priority is a duplicate of the source whose copy is dropped. Every file is written under a temporary
+name in OUT and renamed at the end, all of them or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from decp_pipeline import __version__
+from decp_pipeline.build.stage import Counts, load_counts, stage_dir
+
+OUTPUT_FILES = ("decp.json", "rejected.jsonl", "report.json")
+# A new decp.json with less than this share of the previous one's records is reported as a warning.
+SANITY_SHARE = 0.5
+
+
+@dataclass
+class Assembly:
+    sources: dict[str, Counts] = field(default_factory=dict)
+    total: Counts = field(default_factory=Counts)
+    warnings: list[str] = field(default_factory=list)
+    fetch: dict[str, Any] = field(default_factory=dict)
+
+
+def assemble(data_dir: Path, out: Path, sources: list[tuple[str, int]], fetch: dict[str, Any]) -> Assembly:
+    """Write the outputs from the stages of `sources` ((id, priority), any order)."""
+    out.mkdir(parents=True, exist_ok=True)
+    assembly = Assembly(fetch=fetch)
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
+    seen: set[bytes] = set()
+    try:
+        with open(temporary["decp.json"], "wb") as decp, open(temporary["rejected.jsonl"], "wb") as rejected:
+            decp.write(b'{"marches": [')
+            first = True
+            for source, _priority in sorted(sources, key=lambda s: (-s[1], s[0])):
+                counts = load_counts(data_dir, source)
+                if counts is None:
+                    continue
+                folder = stage_dir(data_dir, source)
+                with open(folder / "records.jsonl", "rb") as lines:
+                    for line in lines:
+                        item = orjson.loads(line)
+                        digest = bytes.fromhex(item["digest"])
+                        if digest in seen:  # the same record, exported by a source of higher priority
+                            counts.exported -= 1
+                            counts.duplicates += 1
+                            continue
+                        seen.add(digest)
+                        decp.write(b"\n" if first else b",\n")
+                        decp.write(orjson.dumps(item["record"]))
+                        first = False
+                with open(folder / "rejected.jsonl", "rb") as lines:
+                    for line in lines:
+                        rejected.write(line)
+                assembly.sources[source] = counts
+                assembly.total.add(counts)
+            decp.write(b"\n]}\n")
+        assembly.warnings.extend(_sanity(out, assembly.total.exported))
+        temporary["report.json"].write_text(
+            json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )
+        for name, path in temporary.items():
+            os.replace(path, out / name)
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    return assembly
+
+
+def _sanity(out: Path, exported: int) -> list[str]:
+    previous = out / "report.json"
+    try:
+        before = json.loads(previous.read_text(encoding="utf-8"))["total"]["exported"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    if isinstance(before, int) and before and exported < before * SANITY_SHARE:
+        return [f"decp.json now holds {exported:,} records, less than half of the previous build's {before:,}"]
+    return []
+
+
+def report(assembly: Assembly) -> dict[str, Any]:
+    return {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "decp_pipeline": __version__,
+        "sources": {source: counts.to_dict() for source, counts in assembly.sources.items()},
+        "total": assembly.total.to_dict(),
+        "warnings": assembly.warnings,
+        "fetch": assembly.fetch,
+    }

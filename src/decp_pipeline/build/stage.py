@@ -1,0 +1,235 @@
+"""One source's stage of `decp build`: read its files, normalize, validate, and keep the result in the data dir.
+
+    DATA_DIR/build/<source>/records.jsonl   valid records: {"file", "position", "digest", "record"}
+    DATA_DIR/build/<source>/rejected.jsonl  rejected records: {"source", "file", "position", "record", "errors"}
+    DATA_DIR/build/<source>/counts.json     the source's counts for report.json
+
+The stage of a source is replaced atomically (a new folder renamed over the old one), so that `decp build
+OTHER_SOURCE` can reuse the last good stage of this one. A file's records reach the stage only when the whole
+file was read: a file that fails halfway leaves nothing but its error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from decp_pipeline.build.reading import RawRecord, RecordFile
+from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
+from decp_pipeline.normalize.v1 import V1Normalizer, buyer_siret, kind_of
+from decp_pipeline.validation.json_records import json_validator
+
+SPOOL_SIZE = 16 * 1024 * 1024
+_INDEX = re.compile(r"\[\d+\]")
+
+
+@dataclass
+class Counts:
+    """The counts of report.json for one source (or the total)."""
+
+    files: int = 0
+    files_failed: int = 0
+    read: int = 0
+    exported: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    fixes: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    failed_files: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, other: Counts) -> None:
+        for name in ("files", "files_failed", "read", "exported", "rejected", "duplicates"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.fixes.update(other.fixes)
+        self.errors.update(other.errors)
+        self.failed_files.extend(other.failed_files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "files_failed": self.files_failed,
+            "read": self.read,
+            "exported": self.exported,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+            "fixes": dict(sorted(self.fixes.items())),
+            "errors": dict(sorted(self.errors.items())),
+            "failed_files": self.failed_files,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Counts:
+        counts = cls(**{k: data[k] for k in ("files", "files_failed", "read", "exported", "rejected", "duplicates")})
+        counts.fixes = Counter(data.get("fixes", {}))
+        counts.errors = Counter(data.get("errors", {}))
+        counts.failed_files = list(data.get("failed_files", []))
+        return counts
+
+
+def stage_dir(data_dir: Path, source: str) -> Path:
+    return data_dir / "build" / source
+
+
+def record_digest(record: dict[str, Any]) -> bytes:
+    """The identity of a record's content, whatever source published it (so `source` is left out)."""
+    content = {k: v for k, v in record.items() if k != "source"}
+    return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+class SourceStage:
+    """Processes the files of one source into its stage folder."""
+
+    def __init__(self, source: str, data_dir: Path, progress: Callable[[str], None] = lambda _l: None) -> None:
+        self.source = source
+        self.data_dir = data_dir
+        self.progress = progress
+        self.counts = Counts()
+        self.normalizer = V1Normalizer()
+        self.validator = json_validator("1.5")
+        self.after = [*AFTER.get(source, []), *AFTER_ALL]
+        self._seen: set[bytes] = set()
+
+    def run(self, files: Iterable[str]) -> Counts:
+        final = stage_dir(self.data_dir, self.source)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{self.source}.", dir=final.parent))
+        try:
+            with open(work / "records.jsonl", "wb") as records, open(work / "rejected.jsonl", "wb") as rejected:
+                for path in files:
+                    self._file(path, records, rejected)
+            (work / "counts.json").write_text(json.dumps(self.counts.to_dict(), ensure_ascii=False, indent=1))
+            if final.exists():
+                old = final.with_name(f".{self.source}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(final, old)
+                os.replace(work, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(work, final)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return self.counts
+
+    def _file(self, path: str, records: IO[bytes], rejected: IO[bytes]) -> None:
+        self.counts.files += 1
+        counts = Counts()
+        fixes_before = Counter(self.normalizer.fixes)
+        digests: set[bytes] = set()
+        record_file = RecordFile(path)
+        context = FileContext(self.source, path)
+        context.syntax = record_file.sniff()
+        with (
+            tempfile.SpooledTemporaryFile(SPOOL_SIZE) as good,
+            tempfile.SpooledTemporaryFile(SPOOL_SIZE) as bad,
+        ):
+            try:
+                for raw in record_file.records():
+                    counts.read += 1
+                    self._record(raw, path, context, counts, digests, good, bad)
+            except (MalformedFileError, OSError) as e:
+                self._fail_file(path, e)
+                self.normalizer.fixes = fixes_before
+                return
+            self.counts.add(counts)
+            if record_file.control_characters:
+                self.counts.fixes["xml-control-characters"] += record_file.control_characters
+            self._seen |= digests
+            for spool, out in ((good, records), (bad, rejected)):
+                spool.seek(0)
+                shutil.copyfileobj(spool, out)
+        self.counts.fixes.update(self.normalizer.fixes - fixes_before)
+        self.progress(f"{self.source}: {path}: {counts.read} read, {counts.exported} valid, {counts.rejected} rejected")
+
+    def _fail_file(self, path: str, error: Exception) -> None:
+        self.counts.files_failed += 1
+        where = ""
+        if isinstance(error, MalformedFileError) and error.line:
+            where = f"line {error.line}" + (f", column {error.column}" if error.column else "") + ": "
+        message = f"{where}{error.message if isinstance(error, MalformedFileError) else error}"
+        self.counts.failed_files.append({"file": path, "error": message})
+        self.counts.errors["file-unreadable"] += 1
+        self.progress(f"{self.source}: {path}: FAILED: {message}")
+
+    def _record(
+        self,
+        raw: RawRecord,
+        path: str,
+        context: FileContext,
+        counts: Counts,
+        digests: set[bytes],
+        good: IO[bytes],
+        bad: IO[bytes],
+    ) -> None:
+        kind = kind_of(raw.data, raw.kind)
+        xml = context.syntax == "xml"
+        if raw.version == "2.0":
+            self._reject(raw, path, counts, bad, [("format-2022", "", "a format-2022 record: read by the 2022 "
+                                                   "pipeline, not exported to the 1.5 decp.json")])  # fmt: skip
+            return
+        record = raw.data
+        if isinstance(record, dict):
+            record = dict(record)
+            for hook in BEFORE:
+                hook(record, kind, context, self.normalizer.fixes)
+        record = self.normalizer.normalize(record, kind, from_xml=xml)
+        if isinstance(record, dict):
+            for hook in self.after:
+                hook(record, kind, context, self.normalizer.fixes)
+            self._identify(record, kind)
+        errors = self.validator.errors(record, kind)
+        if errors:
+            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors])
+            return
+        digest = record_digest(record)
+        if digest in digests or digest in self._seen:
+            counts.duplicates += 1
+            return
+        digests.add(digest)
+        counts.exported += 1
+        line = {"file": path, "position": raw.position, "digest": digest.hex(), "record": record}
+        good.write(orjson.dumps(line) + b"\n")
+
+    def _identify(self, record: dict[str, Any], kind: str) -> None:
+        siret = buyer_siret(record, kind)
+        if siret and isinstance(record.get("id"), str):
+            uid = siret + record["id"]
+            if record.get("uid") != uid:
+                self.normalizer.fixes["uid-set"] += 1
+                record["uid"] = uid
+        if record.get("source") != self.source:
+            self.normalizer.fixes["source-set"] += 1
+            record["source"] = self.source
+
+    def _reject(
+        self, raw: RawRecord, path: str, counts: Counts, bad: IO[bytes], errors: list[tuple[str, str, str]]
+    ) -> None:
+        counts.rejected += 1
+        for rule, where, _ in errors:
+            counts.errors[f"{rule}:{_INDEX.sub('[]', where)}" if where else rule] += 1
+        line = {
+            "source": self.source,
+            "file": path,
+            "position": raw.position,
+            "record": raw.data,
+            "errors": [{"rule": rule, "path": where, "message": message} for rule, where, message in errors],
+        }
+        bad.write(orjson.dumps(line) + b"\n")
+
+
+def load_counts(data_dir: Path, source: str) -> Counts | None:
+    path = stage_dir(data_dir, source) / "counts.json"
+    if not path.is_file():
+        return None
+    return Counts.from_dict(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,354 @@
+"""The shared normalizer of format 1.x records (marchés and concessions), toward the 1.5 schema.
+
+Each repair is counted under its code (see fixes.py). A value that is already right is never touched, and
+nothing is invented: enumerated values are mapped only to the official label they unambiguously name, numbers
+are read only when the text is a number, dates only when the day, month and year are all there.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from functools import cache
+from typing import Any
+
+from decp_pipeline.official_schemas import VERSIONS, load_json_schema
+
+KIND_TYPES = {"marche": "Marché", "contrat-concession": "Contrat de concession"}
+BUYER_KEY = {"marche": "acheteur", "contrat-concession": "autoriteConcedante"}
+HOLDERS_KEY = {"marche": "titulaires", "contrat-concession": "concessionnaires"}
+ABSENT = frozenset({"", "NC", "nc", "N/C", "n/c"})
+
+# The list fields of format 1.x and the wrapper key of their items in the XML-like shape.
+LIST_FIELDS = {
+    "titulaires": "titulaire",
+    "modifications": "modification",
+    "concessionnaires": "concessionnaire",
+    "donneesExecution": "donneesAnnuelles",
+    "tarifs": "tarif",
+}
+NUMBER_FIELDS = frozenset(
+    {"montant", "valeurGlobale", "montantSubventionPublique", "depensesInvestissement", "tarif", "dureeMois"}
+)
+TEXT_FIELDS = frozenset(
+    {"id", "codeCPV", "code", "nom", "denominationSociale", "objet", "intituleTarif", "objetModification"}
+)
+# Objects whose `id` is a SIRET (or another company identifier).
+SIRET_HOLDERS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "concessionnaires"})
+DATE_FIELDS = frozenset(
+    {
+        "dateNotification",
+        "datePublicationDonnees",
+        "dateSignature",
+        "dateDebutExecution",
+        "dateNotificationModification",
+        "datePublicationDonneesModification",
+        "dateSignatureModification",
+        "datePublicationDonneesExecution",
+    }
+)
+PROCEDURES_14 = {
+    "Marché négocié sans publicité ni mise en concurrence préalable": (
+        "Marché passé sans publicité ni mise en concurrence préalable"
+    ),
+    "Procédure concurrentielle avec négociation": "Procédure avec négociation",
+    "Procédure négociée avec mise en concurrence préalable": "Procédure avec négociation",
+}
+# Other spellings met in real files, by folded form (see `fold`), for each enumerated field.
+KNOWN_LABELS = {
+    "typeIdentifiant": {
+        "tva intracommunautaire": "TVA",
+        "tva_intracommunautaire": "TVA",
+        "tva-intracommunautaire": "TVA",
+        "hors_ue": "HORS-UE",
+        "hors ue": "HORS-UE",
+        "frw": "FRWF",
+    },
+}
+_DATE_ISO = re.compile(r"^\d{4}-[01]\d-[0-3]\d([+-][0-2]\d:[0-5]\dZ?)?$")
+_DATE_LOOSE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(([+-][0-2]\d:[0-5]\dZ?)?)$")
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_DATE_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
+_NUMBER_FR = re.compile(r"^-?\d{1,3}([ \u00a0\u202f]\d{3})*(,\d+)?$|^-?\d+,\d+$")
+_DIGITS_WITH_SPACES = re.compile(r"^\d[\d \u00a0\u202f]*\d$")
+
+
+def fold(text: str) -> str:
+    """Lower case, without accents, spaces collapsed: the form enum labels are compared in."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(bare.lower().replace("’", "'").split())
+
+
+@cache
+def enums() -> dict[tuple[str, str], dict[str, str]]:
+    """For each (record kind, field name): folded label → official label, from the 1.5 schema itself."""
+    definitions = load_json_schema(VERSIONS["1.5"].json_schema)["definitions"]
+    found: dict[tuple[str, str], dict[str, str]] = {}
+
+    def walk(node: Any, kind: str, name: str) -> None:
+        if isinstance(node, dict):
+            if "enum" in node:
+                found[(kind, name)] = {fold(v): v for v in node["enum"]}
+            for key, value in node.items():
+                walk(value, kind, name if key in ("properties", "items", "definitions") else key)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, kind, name)
+
+    for kind in ("marche", "contrat-concession"):
+        walk(definitions[kind], kind, "")
+    return found
+
+
+class V1Normalizer:
+    """Normalizes 1.x records; `fixes` counts every repair made since the normalizer was created."""
+
+    def __init__(self) -> None:
+        self.fixes: Counter[str] = Counter()
+        self._enums = enums()
+        self._xml = False
+
+    def normalize(self, record: Any, kind: str, *, from_xml: bool = False) -> Any:
+        """The record repaired toward 1.5 (a new dict); a record that is not an object is returned as is.
+
+        For a record read from XML, where every value is text and `_type` does not exist, typing the values and
+        adding `_type` are the XML-to-JSON mapping, not repairs: they are not counted.
+        """
+        if not isinstance(record, dict):
+            return record
+        self._xml = from_xml
+        record = self._clean(record)
+        if not isinstance(record, dict):
+            return record
+        self._lists(record)
+        self._values(record, kind, "")
+        self._type(record, kind)
+        return record
+
+    # -- generic cleaning -------------------------------------------------------------------------------------
+
+    def _clean(self, value: Any) -> Any:
+        """Keys trimmed, texts trimmed, absent values dropped, recursively."""
+        if isinstance(value, dict):
+            cleaned: dict[str, Any] = {}
+            for key, item in value.items():
+                name = key.strip() if isinstance(key, str) else key
+                if name != key:
+                    if name in value:  # "nom" and "nom " both present: no single reading, keep both as they are
+                        name = key
+                    else:
+                        self.fixes["key-trimmed"] += 1
+                if name in LIST_FIELDS and isinstance(item, str) and not item.strip():
+                    self.fixes["empty-list"] += 1  # "modifications": "" (or an empty XML element) is no item
+                    cleaned[name] = []
+                    continue
+                clean = self._clean(item)
+                if clean is _ABSENT:
+                    self.fixes["absent-value"] += 1
+                    continue
+                cleaned[name] = clean
+            return cleaned
+        if isinstance(value, list):
+            return [v for v in (self._clean(v) for v in value) if v is not _ABSENT]
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped in ABSENT:
+                return _ABSENT
+            if stripped != value:
+                self.fixes["value-trimmed"] += 1
+            return stripped
+        return value
+
+    def _lists(self, record: dict[str, Any]) -> None:
+        """Every list field made a plain list of objects, recursively."""
+        for key, value in list(record.items()):
+            if key in LIST_FIELDS:
+                record[key] = self._as_list(value, LIST_FIELDS[key])
+                items = record[key]
+            elif isinstance(value, dict):
+                items = [value]
+            else:
+                continue
+            for item in items:
+                if isinstance(item, dict):
+                    self._lists(item)
+            if key in LIST_FIELDS:
+                record[key] = self._unique(record[key])
+
+    def _as_list(self, value: Any, item_key: str) -> Any:
+        if isinstance(value, dict) and set(value) == {item_key}:  # the XML way: {"titulaire": ...}
+            self.fixes["list-unwrapped"] += 1
+            value = value[item_key]
+        if isinstance(value, dict):
+            self.fixes["list-unwrapped"] += 1
+            return [value]
+        if isinstance(value, list):
+            flat = []
+            for item in value:
+                if isinstance(item, dict) and set(item) == {item_key}:  # [{"titulaire": {...}}]
+                    self.fixes["list-unwrapped"] += 1
+                    inner = item[item_key]
+                    flat.extend(inner if isinstance(inner, list) else [inner])
+                elif isinstance(item, list) and all(isinstance(i, dict) for i in item):  # [[{...}]]
+                    self.fixes["list-unwrapped"] += 1
+                    flat.extend(item)
+                else:
+                    flat.append(item)
+            return flat
+        return value
+
+    def _unique(self, items: Any) -> Any:
+        if not isinstance(items, list) or len(items) < 2:
+            return items
+        kept: list[Any] = []
+        for item in items:
+            if item in kept:
+                self.fixes["list-duplicate-item"] += 1
+            else:
+                kept.append(item)
+        return kept
+
+    # -- values -----------------------------------------------------------------------------------------------
+
+    def _values(self, node: dict[str, Any], kind: str, parent: str) -> None:
+        for key, value in list(node.items()):
+            if isinstance(value, dict):
+                self._values(value, kind, key)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict):
+                        self._values(item, kind, key)
+            elif key in NUMBER_FIELDS:
+                node[key] = self._number(key, value)
+            elif key in DATE_FIELDS:
+                node[key] = self._date(value)
+            elif key == "codeCPV":
+                node[key] = self._cpv(value)
+            elif key in TEXT_FIELDS:
+                node[key] = self._text(key, value, parent)
+            if isinstance(node.get(key), str) and (kind, key) in self._enums:
+                node[key] = self._enum(kind, key, node[key])
+
+    def _number(self, key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value
+            if _NUMBER.match(text):
+                value = float(text)
+            elif _NUMBER_FR.match(text):
+                value = float(re.sub(r"[ \u00a0\u202f]", "", text).replace(",", "."))
+            else:
+                return value  # not a number: the schema will say so
+            if not self._xml:
+                self.fixes["number-from-text"] += 1
+            if value.is_integer() and abs(value) < 2**53:
+                value = int(value)
+        if key == "dureeMois" and isinstance(value, float) and not isinstance(value, bool):
+            if value.is_integer():
+                return int(value)
+            if value > 0:
+                self.fixes["duration-rounded-up"] += 1
+                return math.ceil(value)
+        return value
+
+    def _date(self, value: Any) -> Any:
+        if not isinstance(value, str) or _DATE_ISO.match(value):
+            return value
+        if m := _DATE_LOOSE.match(value):
+            self.fixes["date-padded"] += 1
+            return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}{m.group(4)}"
+        if m := _DATE_TIME.match(value):
+            self.fixes["date-time-dropped"] += 1
+            return m.group(1)
+        if m := _DATE_DMY.match(value):
+            self.fixes["date-dmy"] += 1
+            return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
+        return value
+
+    def _cpv(self, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            self.fixes["text-from-number"] += 1
+            text = str(value)
+            if len(text) == 7:
+                self.fixes["cpv-leading-zero"] += 1
+                text = "0" + text
+            return text
+        if isinstance(value, str) and " " in value:
+            compact = value.replace(" ", "")
+            if re.match(r"^\d{8}(-\d)?$", compact):
+                self.fixes["cpv-spaces"] += 1
+                return compact
+        return value
+
+    def _text(self, key: str, value: Any, parent: str) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int | float):
+            self.fixes["text-from-number"] += 1
+            value = str(int(value)) if isinstance(value, int) or value.is_integer() else str(value)
+        if key == "id" and parent in SIRET_HOLDERS and isinstance(value, str) and " " in value.strip():
+            compact = re.sub(r"\s", "", value)
+            if len(compact) == 14 and compact.isdigit():  # a SIRET written in groups: 130 018 989 00017
+                self.fixes["siret-spaces"] += 1
+                return compact
+        return value
+
+    def _enum(self, kind: str, key: str, value: str) -> str:
+        labels = self._enums[(kind, key)]
+        if value in labels.values():
+            return value
+        if key == "procedure" and value in PROCEDURES_14:
+            self.fixes["procedure-1.4"] += 1
+            return PROCEDURES_14[value]
+        folded = fold(value)
+        if folded in labels:
+            self.fixes["enum-case"] += 1
+            return labels[folded]
+        if (known := KNOWN_LABELS.get(key, {}).get(folded)) is not None:
+            self.fixes["enum-label"] += 1
+            return known
+        if key == "procedure" and (old := {fold(k): v for k, v in PROCEDURES_14.items()}.get(folded)):
+            self.fixes["procedure-1.4"] += 1
+            return old
+        return value
+
+    def _type(self, record: dict[str, Any], kind: str) -> None:
+        expected = KIND_TYPES[kind]
+        current = record.get("_type")
+        if current is None:
+            if not self._xml:
+                self.fixes["type-added"] += 1
+            record["_type"] = expected
+        elif isinstance(current, str) and current != expected and fold(current) == fold(expected):
+            self.fixes["type-corrected"] += 1
+            record["_type"] = expected
+
+
+class _AbsentType:
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Any = _AbsentType()
+
+
+def kind_of(record: Any, hint: str | None = None) -> str:
+    """marche or contrat-concession: the element or list the record came from, else what it says of itself."""
+    if hint in KIND_TYPES:
+        return hint
+    if isinstance(record, dict):
+        declared = record.get("_type")
+        if isinstance(declared, str) and fold(declared) == fold("Contrat de concession"):
+            return "contrat-concession"
+        if declared is None and ("autoriteConcedante" in record or "concessionnaires" in record):
+            return "contrat-concession"
+    return "marche"
+
+
+def buyer_siret(record: dict[str, Any], kind: str) -> str | None:
+    buyer = record.get(BUYER_KEY[kind])
+    value = buyer.get("id") if isinstance(buyer, dict) else None
+    return value if isinstance(value, str) else None
