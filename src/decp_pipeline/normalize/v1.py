@@ -183,7 +183,9 @@ class V1Normalizer:
         if isinstance(value, dict) and set(value) == {item_key}:  # the XML way: {"titulaire": ...}
             self.fixes["list-unwrapped"] += 1
             value = value[item_key]
-        if isinstance(value, dict):
+            if isinstance(value, dict):
+                return [value]
+        elif isinstance(value, dict):  # one object where a list is expected
             self.fixes["list-unwrapped"] += 1
             return [value]
         if isinstance(value, list):
@@ -270,11 +272,11 @@ class V1Normalizer:
 
     def _cpv(self, value: Any) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
-            self.fixes["text-from-number"] += 1
             text = str(value)
             if len(text) == 7:
                 self.fixes["cpv-leading-zero"] += 1
-                text = "0" + text
+                return "0" + text
+            self.fixes["text-from-number"] += 1
             return text
         if isinstance(value, str) and " " in value:
             compact = value.replace(" ", "")

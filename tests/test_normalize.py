@@ -1,0 +1,170 @@
+"""Each fix of the 1.x normalizer on its own, on values met in real files; and what is never touched."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from decp_pipeline.normalize.fixes import FIXES
+from decp_pipeline.normalize.hooks import (
+    FileContext,
+    drop_dgfip_fields,
+    first_publication_date,
+    publication_date_from_file_name,
+    publication_date_from_transmission,
+)
+from decp_pipeline.normalize.v1 import V1Normalizer
+from decp_pipeline.normalize.xml_records import element_to_dict
+from decp_pipeline.validation.json_records import json_validator
+
+from .conftest import REAL, load
+
+ROOT = Path(__file__).resolve().parents[1]
+# A real, valid 1.5 record (AWS marches-publics.info, 2019): each case below breaks one thing in it.
+VALID = next(
+    r
+    for r in load(REAL / "aws_marches-publics.info_2019-03-07_excerpt.json")["marches"]
+    if json_validator("1.5").is_valid(r, "marche") and r["modifications"] == []
+)
+
+
+def normalized(changes: dict[str, Any], kind: str = "marche") -> tuple[dict[str, Any], dict[str, int]]:
+    record = copy.deepcopy(VALID)
+    for key, value in changes.items():
+        target = record
+        *parents, last = key.split(".")
+        for parent in parents:
+            target = target[int(parent)] if parent.isdigit() else target[parent]
+        if value is DELETE:
+            del target[last]
+        else:
+            target[last] = value
+    normalizer = V1Normalizer()
+    return normalizer.normalize(record, kind), dict(normalizer.fixes)
+
+
+DELETE = object()
+
+CASES = [
+    # (change, field path, expected value, fix code)
+    ({"nature": "MARCHE"}, "nature", "Marché", "enum-case"),
+    ({"nature": "marché"}, "nature", "Marché", "enum-case"),
+    ({"nature": "MARCHE SUBSEQUENT"}, "nature", "Marché subséquent", "enum-case"),
+    ({"lieuExecution.typeCode": "CODE DEPARTEMENT"}, "lieuExecution.typeCode", "Code département", "enum-case"),
+    ({"lieuExecution.typeCode": "Code Postal"}, "lieuExecution.typeCode", "Code postal", "enum-case"),
+    ({"titulaires.0.typeIdentifiant": "TVA_INTRACOMMUNAUTAIRE"}, "titulaires.0.typeIdentifiant", "TVA", "enum-label"),
+    ({"titulaires.0.typeIdentifiant": "HORS_UE"}, "titulaires.0.typeIdentifiant", "HORS-UE", "enum-label"),
+    (
+        {"procedure": "Marché négocié sans publicité ni mise en concurrence préalable"},
+        "procedure",
+        "Marché passé sans publicité ni mise en concurrence préalable",
+        "procedure-1.4",
+    ),
+    (
+        {"procedure": "Procédure concurrentielle avec négociation"},
+        "procedure",
+        "Procédure avec négociation",
+        "procedure-1.4",
+    ),
+    ({"montant": "12500.5"}, "montant", 12500.5, "number-from-text"),
+    ({"montant": "12 500,50"}, "montant", 12500.5, "number-from-text"),
+    ({"dureeMois": "12"}, "dureeMois", 12, "number-from-text"),
+    ({"dureeMois": 1.5}, "dureeMois", 2, "duration-rounded-up"),
+    ({"id": 20190001}, "id", "20190001", "text-from-number"),
+    ({"lieuExecution.code": 75056}, "lieuExecution.code", "75056", "text-from-number"),
+    ({"acheteur.id": "242 010 056 00073"}, "acheteur.id", "24201005600073", "siret-spaces"),
+    ({"codeCPV": 3111000}, "codeCPV", "03111000", "cpv-leading-zero"),
+    ({"codeCPV": "90513500 "}, "codeCPV", "90513500", "value-trimmed"),
+    ({"codeCPV": "9051 3500"}, "codeCPV", "90513500", "cpv-spaces"),
+    ({"dateNotification": "2019-1-5"}, "dateNotification", "2019-01-05", "date-padded"),
+    ({"dateNotification": "05/01/2019"}, "dateNotification", "2019-01-05", "date-dmy"),
+    ({"dateNotification": "2019-01-05T00:00:00"}, "dateNotification", "2019-01-05", "date-time-dropped"),
+    ({"titulaires": {"titulaire": VALID["titulaires"][0]}}, "titulaires", VALID["titulaires"], "list-unwrapped"),
+    ({"titulaires": VALID["titulaires"][0]}, "titulaires", VALID["titulaires"], "list-unwrapped"),
+    ({"titulaires": [VALID["titulaires"][0]] * 2}, "titulaires", VALID["titulaires"], "list-duplicate-item"),
+    ({"modifications": ""}, "modifications", [], "empty-list"),
+    ({"_type": DELETE}, "_type", "Marché", "type-added"),
+    ({"_type": "marché"}, "_type", "Marché", "type-corrected"),
+]
+
+
+@pytest.mark.parametrize(("change", "path", "expected", "code"), CASES, ids=[c[3] + ":" + c[1] for c in CASES])
+def test_each_fix_alone(change, path, expected, code):
+    record, fixes = normalized(change)
+    value: Any = record
+    for part in path.split("."):
+        value = value[int(part)] if part.isdigit() else value[part]
+    assert value == expected
+    assert fixes == {code: 1}
+    assert json_validator("1.5").is_valid(record, "marche")
+
+
+def test_absent_values_and_stray_key_spaces():
+    record, fixes = normalized({"formePrix": "  ", "objet": "NC", "acheteur": {"id ": VALID["acheteur"]["id"]}})
+    assert "formePrix" not in record
+    assert "objet" not in record
+    assert record["acheteur"] == {"id": VALID["acheteur"]["id"]}
+    assert fixes == {"absent-value": 2, "key-trimmed": 1}
+    # Missing required values are not invented: the record stays invalid, and is rejected by the build.
+    assert not json_validator("1.5").is_valid(record, "marche")
+
+
+def test_a_right_value_is_never_touched_and_nothing_is_guessed():
+    record, fixes = normalized({})
+    assert record == VALID
+    assert fixes == {}
+    for unreadable in ({"codeCPV": "3111000"}, {"nature": "Marché public"}, {"dureeMois": 0}, {"montant": "beaucoup"}):
+        record, fixes = normalized(unreadable)
+        key = next(iter(unreadable))
+        assert record[key] == unreadable[key]
+        assert fixes == {}
+
+
+def test_xml_record_becomes_the_json_shape():
+    from lxml import etree
+
+    element = etree.fromstring(
+        b"<marche><id>2019X01</id><titulaires><titulaire><id>1</id></titulaire><titulaire><id>2</id></titulaire>"
+        b"</titulaires><modifications/><datePublicationDonnees>2019-01-17</datePublicationDonnees>"
+        b"<datePublicationDonnees>2018-09-15</datePublicationDonnees></marche>"
+    )
+    assert element_to_dict(element) == {
+        "id": "2019X01",
+        "titulaires": [{"id": "1"}, {"id": "2"}],
+        "modifications": [],
+        "datePublicationDonnees": ["2019-01-17", "2018-09-15"],
+    }
+
+
+def test_source_hooks():
+    fixes: Any = __import__("collections").Counter()
+    record: dict[str, Any] = {"datePublicationDonnees": ["2019-01-17", "2018-09-15"]}
+    first_publication_date(record, "marche", FileContext("grandlyon", "x.xml"), fixes)
+    assert record == {"datePublicationDonnees": "2019-01-17"}
+
+    aife = FileContext("aife", "/data/raw/aife/donnees-essentielles-marches04.04.2019.01-30-3f2a.xml")
+    record = {}
+    publication_date_from_file_name(record, "marche", aife, fixes)
+    assert record == {"datePublicationDonnees": "2019-04-04"}
+
+    record = {"dateTransmissionDonneesEtalab": "2019-03-19+01:00", "acheteur": {"urlProfilAcheteur": "http://x"}}
+    publication_date_from_transmission(record, "marche", FileContext("pes-marche", "p.xml"), fixes)
+    drop_dgfip_fields(record, "marche", FileContext("pes-marche", "p.xml"), fixes)
+    assert record == {"datePublicationDonnees": "2019-03-19+01:00", "acheteur": {}}
+    assert fixes == {
+        "date-publication-repeated": 1,
+        "date-publication-from-file-name": 1,
+        "date-publication-from-transmission": 1,
+        "dgfip-field-dropped": 2,
+    }
+
+
+def test_every_fix_code_is_documented():
+    text = (ROOT / "docs" / "normalization.md").read_text(encoding="utf-8")
+    catalogue = text.split("## The fix catalogue")[1].split("\n## ")[0]
+    documented = set(re.findall(r"^\| `([a-z0-9.-]+)` \|", catalogue, re.M))
+    assert documented == set(FIXES)
