@@ -186,3 +186,95 @@ def test_real_2019_files(tmp_path, realdata):
     assert len(records) == report["total"]["exported"]
     assert all(r["uid"] == r[("acheteur" if r["_type"] == "Marché" else "autoriteConcedante")]["id"] + r["id"]
                for r in records)  # fmt: skip
+
+
+def test_nan_dotted_keys_encodings_and_namespaces(tmp_path):
+    """JSON with NaN and a flattened `acheteur.id`; Grand Lyon's XML in ISO-8859-1 with a namespace."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    aws = json.loads((SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json").read_text())
+    record = aws["marches"][0]
+    buyer = record.pop("acheteur")
+    record["acheteur.id"] = buyer["id"]
+    record["acheteur.nom"] = buyer["nom"]
+    text = json.dumps({"marches": [record]}, ensure_ascii=False).replace(
+        '"modifications": []', '"modifications": [], "dateDebutExecution": NaN'
+    )
+    (folder / "pandas.json").write_text(text, encoding="utf-8")
+    lyon = (SAMPLES / "grandlyon" / "marches_publics.xml").read_text(encoding="utf-8")
+    lyon = lyon.replace("<marches", '<d:marches xmlns:d="http://example.org/decp"', 1).replace(
+        "</marches>", "</d:marches>"
+    )
+    lyon = lyon.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"').replace('<?xml version="1.0"?>', "")
+    if not lyon.startswith("<?xml"):
+        lyon = '<?xml version="1.0" encoding="ISO-8859-1"?>\n' + lyon
+    (folder / "lyon.xml").write_bytes(lyon.encode("iso-8859-1"))
+    code, report, _ = build(tmp_path, "grandlyon", *inputs(grandlyon=folder))
+    counts = report["sources"]["grandlyon"]
+    assert (code, counts["files"], counts["files_failed"], counts["read"]) == (0, 2, 0, 2)
+    assert counts["fixes"]["nan-as-absent"] == 1
+    assert counts["fixes"]["dotted-key"] == 2
+    [exported] = decp_records(tmp_path)
+    assert exported["acheteur"] == buyer
+    assert "dateDebutExecution" not in exported
+    [lyon_rejected] = rejected(tmp_path)
+    assert lyon_rejected["record"]["acheteur"]["nom"] == "Métropole de Lyon"  # decoded from ISO-8859-1
+
+
+@pytest.mark.realdata
+def test_anomaly_fixtures_of_other_pipelines(tmp_path, realdata):
+    """decp-processing's 2019 test file and decp-table-schema-utils' anomaly files: every record accounted."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in [
+        realdata / "other" / "decp-processing-tests" / "decp_test_2019.json",
+        *sorted((realdata / "other" / "anomaly-fixtures-decp-table-schema-utils").glob("*.json")),
+    ]:
+        shutil.copy(path, folder / path.name)
+    code, report, _ = build(tmp_path, "e-marchespublics", *inputs(e_marchespublics=folder))
+    counts = report["sources"]["e-marchespublics"]
+    assert (code, counts["files"], counts["read"]) == (0, 8, 9)
+    assert_accounted(report)
+    assert counts["fixes"]["procedure-1.4"] == 7  # "Marché public négocié sans publicité …"
+    assert counts["fixes"]["dotted-key"] == 1  # decp-processing's flattened "acheteur.id"
+    # What is left is missing or out-of-range values: nothing guessed.
+    assert counts["errors"] == {
+        "format-2022": 1,
+        "minimum:dureeMois": 1,
+        "minimum:montant": 1,
+        "required:acheteur.id": 1,
+        "required:acheteur.nom": 1,
+        "required:dureeMois": 1,
+        "required:id": 1,
+        "required:montant": 1,
+        "required:titulaires": 1,
+    }
+
+
+def test_build_fetches_what_it_needs(tmp_path):
+    """Without --offline, build fetches its sources first (here from a local server), then reads the cache."""
+    from .httpserver import LocalServer, Reply
+    from .test_fetch import write_config
+
+    server = LocalServer()
+    try:
+        server.route("/pes.xml", Reply(200, (SAMPLES / "pes-marche" / "dgfip-pes-decp.xml").read_bytes(), etag='"1"'))
+        config = write_config(
+            tmp_path, [{"id": "pes-marche", "name": "PES", "kind": "url", "url": server.url("/pes.xml")}]
+        )
+        out = tmp_path / "dist"
+        result = run_cli("build", "--config", config, "--data-dir", str(tmp_path / "data"), "--out", str(out))
+        assert result.exit_code == 0
+        report = json.loads((out / "report.json").read_text())
+        assert report["sources"]["pes-marche"]["exported"] == 30
+        assert report["fetch"] == {"pes-marche": {"status": "ok", "error": None}}
+        # Offline, the same build reads the cached copy and makes no request.
+        server.clear_log()
+        result = run_cli(
+            "build", "--offline", "--config", config, "--data-dir", str(tmp_path / "data"), "--out", str(out)
+        )
+        assert result.exit_code == 0
+        assert server.log == []
+        assert json.loads((out / "report.json").read_text())["sources"]["pes-marche"]["exported"] == 30
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.xml_records import element_to_dict
-from decp_pipeline.readers.json_stream import iter_records, sniff_layout
+from decp_pipeline.readers.json_stream import NanRepair, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import XmlReader
 
 # Bytes XML 1.0 forbids in any encoding that is a superset of ASCII (tab, LF and CR are allowed).
@@ -41,6 +41,7 @@ class RecordFile:
         self.path = path
         self.syntax: str | None = None
         self.control_characters = 0
+        self.nan = NanRepair()  # NaN values read as null, counted
 
     def sniff(self) -> str | None:
         """json or xml (None when the file is neither: records() then says why)."""
@@ -64,13 +65,13 @@ class RecordFile:
             yield from self._xml()
 
     def _json(self) -> Iterator[RawRecord]:
-        layout = sniff_layout(self.path)
+        layout = sniff_layout(self.path, self.nan)
         if layout.shape == "other" and layout.root_type != "invalid":
             keys = ", ".join(layout.root_keys[:5]) or layout.root_type
             raise FileReadError(
                 f'no DECP records: expected {{"marches": [...]}} or a list of records, found {keys}', 1, 1
             )
-        for position, (kind, data) in enumerate(iter_records(self.path, layout), start=1):
+        for position, (kind, data) in enumerate(iter_records(self.path, layout, self.nan), start=1):
             yield RawRecord(position, kind, data, json_record_version(data))
 
     def _xml(self) -> Iterator[RawRecord]:

@@ -145,6 +145,8 @@ class SourceStage:
             self.counts.add(counts)
             if record_file.control_characters:
                 self.counts.fixes["xml-control-characters"] += record_file.control_characters
+            if record_file.nan.count:
+                self.counts.fixes["nan-as-absent"] += record_file.nan.count
             self._seen |= digests
             for spool, out in ((good, records), (bad, rejected)):
                 spool.seek(0)

@@ -35,6 +35,8 @@ NUMBER_FIELDS = frozenset(
 TEXT_FIELDS = frozenset(
     {"id", "codeCPV", "code", "nom", "denominationSociale", "objet", "intituleTarif", "objetModification"}
 )
+# Objects that flattened exports write as dotted keys (`acheteur.id`).
+DOTTED_PARENTS = frozenset({"acheteur", "autoriteConcedante", "lieuExecution"})
 # Objects whose `id` is a SIRET (or another company identifier).
 SIRET_HOLDERS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "concessionnaires"})
 DATE_FIELDS = frozenset(
@@ -51,6 +53,9 @@ DATE_FIELDS = frozenset(
 )
 PROCEDURES_14 = {
     "Marché négocié sans publicité ni mise en concurrence préalable": (
+        "Marché passé sans publicité ni mise en concurrence préalable"
+    ),
+    "Marché public négocié sans publicité ni mise en concurrence préalable": (
         "Marché passé sans publicité ni mise en concurrence préalable"
     ),
     "Procédure concurrentielle avec négociation": "Procédure avec négociation",
@@ -124,6 +129,7 @@ class V1Normalizer:
         record = self._clean(record)
         if not isinstance(record, dict):
             return record
+        self._dotted_keys(record)
         self._lists(record)
         self._values(record, kind, "")
         self._type(record, kind)
@@ -154,6 +160,8 @@ class V1Normalizer:
             return cleaned
         if isinstance(value, list):
             return [v for v in (self._clean(v) for v in value) if v is not _ABSENT]
+        if value is None:
+            return _ABSENT  # null is no value: the key goes, as for "" and NC
         if isinstance(value, str):
             stripped = value.strip()
             if stripped in ABSENT:
@@ -162,6 +170,17 @@ class V1Normalizer:
                 self.fixes["value-trimmed"] += 1
             return stripped
         return value
+
+    def _dotted_keys(self, record: dict[str, Any]) -> None:
+        """`"acheteur.id": "…"` (a flattened export) is `"acheteur": {"id": "…"}`, when that is free."""
+        for key in [k for k in record if isinstance(k, str) and "." in k]:
+            parent, _, child = key.partition(".")
+            if parent not in DOTTED_PARENTS or "." in child:
+                continue
+            target = record.setdefault(parent, {})
+            if isinstance(target, dict) and child not in target:
+                target[child] = record.pop(key)
+                self.fixes["dotted-key"] += 1
 
     def _lists(self, record: dict[str, Any]) -> None:
         """Every list field made a plain list of objects, recursively."""

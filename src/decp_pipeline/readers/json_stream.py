@@ -14,6 +14,7 @@ A syntax error is located (line, column) by a second pass that feeds the failing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
@@ -106,14 +107,53 @@ def check_nesting(path: str) -> None:
                 )
 
 
-def sniff_layout(path: str) -> JsonLayout:
+class NanRepair:
+    """Reads `NaN` values (not JSON, written by pandas exports) as `null`, counting them in `count`.
+
+    Used by `decp build` only: `decp validate` reports them, since the file is not JSON. The replacement
+    happens on the bytes, outside strings only in practice (`NaN` right after `:`, `[` or `,` and before `,`,
+    `]` or `}`), with a few bytes held back between chunks so that no token is split.
+    """
+
+    PATTERN = re.compile(rb"([:\[,]\s*)-?NaN(?=\s*[,\]}])")
+    HOLD = 16
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def wrap(self, f: BinaryIO) -> BinaryIO:
+        return _NanFilter(f, self)  # type: ignore[return-value]
+
+
+class _NanFilter:
+    def __init__(self, f: BinaryIO, repair: NanRepair) -> None:
+        self._f = f
+        self._repair = repair
+        self._pending = b""
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._f.read(size)
+        data = self._pending + chunk
+        if chunk:
+            data, self._pending = data[: -NanRepair.HOLD], data[-NanRepair.HOLD :]
+        else:
+            self._pending = b""
+        fixed, count = NanRepair.PATTERN.subn(rb"\1null", data)
+        self._repair.count += count
+        return fixed if fixed or not chunk else self.read(size)
+
+
+def sniff_layout(path: str, nan: NanRepair | None = None) -> JsonLayout:
     """Read the first parse events of the file to find its wrapper shape.
 
     Raises JsonSyntaxError for a file nested too deeply to be parsed safely.
     """
     check_nesting(path)
     with open_json(path) as f:
-        events = ijson.parse(f, use_float=True)
+        events = ijson.parse(NanRepair().wrap(f) if nan else f, use_float=True)
         try:
             return _layout_from_events(events)
         except ijson.JSONError:
@@ -166,7 +206,7 @@ def _marches_layout(events: Iterator[tuple[str, str, Any]], layout: JsonLayout) 
     return layout
 
 
-def iter_records(path: str, layout: JsonLayout) -> Iterator[tuple[str | None, Any]]:
+def iter_records(path: str, layout: JsonLayout, nan: NanRepair | None = None) -> Iterator[tuple[str | None, Any]]:
     """Yield (kind, record) for every record of the file, in document order.
 
     Each record list is read by its own pass of ijson's pull parser (2.4 times faster than its push
@@ -177,7 +217,7 @@ def iter_records(path: str, layout: JsonLayout) -> Iterator[tuple[str | None, An
     for prefix, kind in layout.lists or [("\x00none", None)]:  # a prefix that never matches still checks syntax
         with open_json(path) as f:
             start = f.tell()
-            counted = _CountingReader(f)
+            counted = _CountingReader(nan.wrap(f) if nan else f)  # type: ignore[arg-type]
             try:
                 for record in ijson.items(counted, prefix, use_float=True):
                     yield kind, record
