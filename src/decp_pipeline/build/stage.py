@@ -152,7 +152,9 @@ class SourceStage:
                 spool.seek(0)
                 shutil.copyfileobj(spool, out)
         self.counts.fixes.update(self.normalizer.fixes - fixes_before)
-        self.progress(f"{self.source}: {path}: {counts.read} read, {counts.exported} valid, {counts.rejected} rejected")
+        self.progress(
+            f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, {counts.rejected} rejected"
+        )
 
     def _fail_file(self, path: str, error: Exception) -> None:
         self.counts.files_failed += 1

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from decp_pipeline.build.runner import BuildRun, build, parse_inputs
-from decp_pipeline.cli.options import config_option, data_dir_option, offline_option, verbosity, verbosity_options
+from decp_pipeline.cli.options import (
+    config_option,
+    data_dir_option,
+    offline_option,
+    progress_printer,
+    verbosity_options,
+)
 from decp_pipeline.config import load_config
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.store import Store
@@ -60,7 +66,9 @@ def build_command(
         inputs = parse_inputs(config, input_values)
         with Store(data_dir) as store:
             store.start_run("build")
-            run = build(config, store, Path(out), source_ids, inputs=inputs, offline=offline, progress=_progress())
+            run = build(
+                config, store, Path(out), source_ids, inputs=inputs, offline=offline, progress=progress_printer()
+            )
             exit_code = 0 if run.ok else 1
             store.finish_run(exit_code)
     except DecpError as e:
@@ -68,12 +76,6 @@ def build_command(
         raise SystemExit(2) from None
     write_summary(run, out)
     raise SystemExit(exit_code)
-
-
-def _progress():  # type: ignore[no-untyped-def]
-    if verbosity() < 1:
-        return lambda _line: None
-    return lambda line: click.echo(line, err=True)
 
 
 def write_summary(run: BuildRun, out: str) -> None:

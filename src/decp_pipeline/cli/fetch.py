@@ -7,7 +7,13 @@ import sys
 
 import click
 
-from decp_pipeline.cli.options import config_option, data_dir_option, offline_option, verbosity, verbosity_options
+from decp_pipeline.cli.options import (
+    config_option,
+    data_dir_option,
+    offline_option,
+    progress_printer,
+    verbosity_options,
+)
 from decp_pipeline.config import load_config
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.resources import SourceResult
@@ -44,7 +50,7 @@ def fetch_command(
             config.get(source_id)
         with Store(data_dir) as store:
             store.start_run("fetch --offline" if offline else "fetch")
-            run = fetch_sources(config, store, source_ids, offline=offline, progress=_progress())
+            run = fetch_sources(config, store, source_ids, offline=offline, progress=progress_printer())
             exit_code = 0 if run.ok else 1
             store.finish_run(exit_code)
     except DecpError as e:
@@ -56,12 +62,6 @@ def fetch_command(
     else:
         write_summary(run)
     raise SystemExit(exit_code)
-
-
-def _progress():  # type: ignore[no-untyped-def]
-    if verbosity() < 1:
-        return lambda _line: None
-    return lambda line: click.echo(line, err=True)
 
 
 def write_summary(run: FetchRun) -> None:

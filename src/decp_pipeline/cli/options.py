@@ -70,3 +70,14 @@ def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--offline", is_flag=True, help="Open no network connection: use what the data dir already holds."
     )(command)
+
+
+def progress_printer() -> Callable[[str], None]:
+    """Progress lines on stderr: each source's steps and failures by default, every file with -v (lines the
+    library indents are details), nothing with -q."""
+    level = verbosity()
+    if level < 0:
+        return lambda _line: None
+    if level == 0:
+        return lambda line: None if line.startswith(" ") else click.echo(line, err=True)
+    return lambda line: click.echo(line.strip(), err=True)

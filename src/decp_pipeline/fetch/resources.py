@@ -152,7 +152,7 @@ def fetch_resource(
     )
     store.log(source, resource.url, "downloaded", size=download.size)
     result.downloaded += 1
-    ctx.progress(f"{source}: downloaded {resource.url} ({download.size:,} bytes)")
+    ctx.progress(f"  {source}: downloaded {resource.url} ({download.size:,} bytes)")
 
 
 def skip_resource(ctx: FetchContext, source: str, resource: Resource, result: SourceResult, reason: str) -> None:

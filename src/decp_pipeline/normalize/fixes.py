@@ -46,6 +46,6 @@ FIXES: dict[str, str] = {
     "dgfip-field-dropped": "PES Marché: a DGFiP-only field (`dateTransmissionDonneesEtalab`, "
     "`urlProfilAcheteur`) not carried into the regulatory output",
     "nan-as-absent": "`NaN`, which is not JSON (pandas exports), read as an absent value",
-    "dotted-key": "a flat dotted key (`\"acheteur.id\": \"…\"`) made the nested object it names",
+    "dotted-key": 'a flat dotted key (`"acheteur.id": "…"`) made the nested object it names',
     "xml-control-characters": "characters XML forbids (control characters) removed from a file so that it can be read",
 }
