@@ -4,15 +4,17 @@
     OUT/rejected.jsonl  one line per record left out of decp.json, with its errors
     OUT/report.json     the accounting: for every source, read = exported + rejected + duplicates
 
-Sources are assembled by descending `priority`: an exact copy of a record already exported by a source of
-higher priority is a duplicate of the source whose copy is dropped. Every file is written under a temporary
-name in OUT and renamed at the end, all of them or none.
+Sources are read by descending `priority`; one record is kept per contract (build/consolidate.py) and every
+other copy is a duplicate of the source whose copy is dropped, counted under its rule. Every file is written
+under a temporary name in OUT and renamed at the end, all of them or none.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 import orjson
 
 from decp_pipeline import __version__
+from decp_pipeline.build.consolidate import Consolidation
 from decp_pipeline.build.stage import Counts, load_counts, stage_dir
 
 OUTPUT_FILES = ("decp.json", "rejected.jsonl", "report.json")
@@ -34,41 +37,52 @@ class Assembly:
     total: Counts = field(default_factory=Counts)
     warnings: list[str] = field(default_factory=list)
     fetch: dict[str, Any] = field(default_factory=dict)
+    overlap: dict[str, dict[str, int]] = field(default_factory=dict)
+    near_duplicates: dict[str, Any] = field(default_factory=dict)
 
 
 def assemble(data_dir: Path, out: Path, sources: list[tuple[str, int]], fetch: dict[str, Any]) -> Assembly:
     """Write the outputs from the stages of `sources` ((id, priority), any order)."""
     out.mkdir(parents=True, exist_ok=True)
     assembly = Assembly(fetch=fetch)
+    by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
+    ordered = [(s, p) for s, p in by_priority if load_counts(data_dir, s) is not None]
+    consolidation = Consolidation(sources=[s for s, _ in ordered])
+    order = 0
+    for index, (source, priority) in enumerate(ordered):  # pass 1: the winner of each contract
+        for line, item in _stage_records(data_dir, source):
+            consolidation.offer(index, line, item, priority, order)
+            order += 1
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
-    seen: set[bytes] = set()
     try:
         with open(temporary["decp.json"], "wb") as decp, open(temporary["rejected.jsonl"], "wb") as rejected:
             decp.write(b'{"marches": [')
             first = True
-            for source, _priority in sorted(sources, key=lambda s: (-s[1], s[0])):
+            for index, (source, _priority) in enumerate(ordered):  # pass 2: write the winners, count the rest
                 counts = load_counts(data_dir, source)
-                if counts is None:
-                    continue
-                folder = stage_dir(data_dir, source)
-                with open(folder / "records.jsonl", "rb") as lines:
-                    for line in lines:
-                        item = orjson.loads(line)
-                        digest = bytes.fromhex(item["digest"])
-                        if digest in seen:  # the same record, exported by a source of higher priority
-                            counts.exported -= 1
-                            counts.duplicates += 1
-                            continue
-                        seen.add(digest)
-                        decp.write(b"\n" if first else b",\n")
-                        decp.write(orjson.dumps(item["record"]))
-                        first = False
-                with open(folder / "rejected.jsonl", "rb") as lines:
-                    for line in lines:
-                        rejected.write(line)
+                assert counts is not None
+                for line, item in _stage_records(data_dir, source):
+                    rule = consolidation.verdict(index, line, item)
+                    if rule is not None:
+                        counts.exported -= 1
+                        counts.duplicates += 1
+                        counts.duplicates_by_rule[rule] += 1
+                        continue
+                    consolidation.flag_near_duplicate(item["record"], source)
+                    decp.write(b"\n" if first else b",\n")
+                    decp.write(orjson.dumps(item["record"]))
+                    first = False
+                with open(stage_dir(data_dir, source) / "rejected.jsonl", "rb") as lines:
+                    shutil.copyfileobj(lines, rejected)
                 assembly.sources[source] = counts
                 assembly.total.add(counts)
             decp.write(b"\n]}\n")
+        assembly.overlap = consolidation.overlap()
+        assembly.near_duplicates = {
+            "count": sum(consolidation.near_pairs.values()),
+            "by_source_pair": dict(sorted(consolidation.near_pairs.items())),
+            "examples": consolidation.near_examples,
+        }
         assembly.warnings.extend(_sanity(out, assembly.total.exported))
         temporary["report.json"].write_text(
             json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -79,6 +93,12 @@ def assemble(data_dir: Path, out: Path, sources: list[tuple[str, int]], fetch: d
         for path in temporary.values():
             path.unlink(missing_ok=True)
     return assembly
+
+
+def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(stage_dir(data_dir, source) / "records.jsonl", "rb") as lines:
+        for number, line in enumerate(lines):
+            yield number, orjson.loads(line)
 
 
 def _sanity(out: Path, exported: int) -> list[str]:
@@ -98,6 +118,8 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "decp_pipeline": __version__,
         "sources": {source: counts.to_dict() for source, counts in assembly.sources.items()},
         "total": assembly.total.to_dict(),
+        "overlap": assembly.overlap,
+        "near_duplicates": assembly.near_duplicates,
         "warnings": assembly.warnings,
         "fetch": assembly.fetch,
     }

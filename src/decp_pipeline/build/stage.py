@@ -45,6 +45,7 @@ class Counts:
     exported: int = 0
     rejected: int = 0
     duplicates: int = 0
+    duplicates_by_rule: Counter[str] = field(default_factory=Counter)
     fixes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     failed_files: list[dict[str, Any]] = field(default_factory=list)
@@ -52,6 +53,7 @@ class Counts:
     def add(self, other: Counts) -> None:
         for name in ("files", "files_failed", "read", "exported", "rejected", "duplicates"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.duplicates_by_rule.update(other.duplicates_by_rule)
         self.fixes.update(other.fixes)
         self.errors.update(other.errors)
         self.failed_files.extend(other.failed_files)
@@ -64,6 +66,7 @@ class Counts:
             "exported": self.exported,
             "rejected": self.rejected,
             "duplicates": self.duplicates,
+            "duplicates_by_rule": dict(sorted(self.duplicates_by_rule.items())),
             "fixes": dict(sorted(self.fixes.items())),
             "errors": dict(sorted(self.errors.items())),
             "failed_files": self.failed_files,
@@ -72,6 +75,7 @@ class Counts:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Counts:
         counts = cls(**{k: data[k] for k in ("files", "files_failed", "read", "exported", "rejected", "duplicates")})
+        counts.duplicates_by_rule = Counter(data.get("duplicates_by_rule", {}))
         counts.fixes = Counter(data.get("fixes", {}))
         counts.errors = Counter(data.get("errors", {}))
         counts.failed_files = list(data.get("failed_files", []))
@@ -199,6 +203,7 @@ class SourceStage:
         digest = record_digest(record)
         if digest in digests or digest in self._seen:
             counts.duplicates += 1
+            counts.duplicates_by_rule["exact-copy"] += 1
             return
         digests.add(digest)
         counts.exported += 1
