@@ -288,3 +288,29 @@ def test_build_fetches_what_it_needs(tmp_path):
         assert json.loads((out / "report.json").read_text())["sources"]["pes-marche"]["exported"] == 30
     finally:
         server.stop()
+
+
+def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
+    all_samples = [a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")]
+    assert build(tmp_path, *all_samples)[0] == 0
+    before = (tmp_path / "dist" / "decp.json").read_bytes()
+    # Now the two biggest sources have nothing valid: 108 contracts would become 29.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "aws.json").write_text('{"marches": [{"id": "x"}]}')
+    result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
+                     "marches-publics-info", "pes-marche", "--input", f"marches-publics-info={empty}",
+                     "--input", f"pes-marche={empty}")  # fmt: skip
+    assert result.exit_code == 1
+    assert "decp.json would hold 29 contracts against 108 in the previous build, a drop of more than 50%" in (
+        result.stderr
+    )
+    assert (tmp_path / "dist" / "decp.json").read_bytes() == before
+    code, report, _ = build(tmp_path, "marches-publics-info", "pes-marche", "--force",
+                            "--input", f"marches-publics-info={empty}", "--input", f"pes-marche={empty}")  # fmt: skip
+    assert code == 0
+    assert report["total"]["exported"] == 29
+    assert report["warnings"] == [
+        "decp.json would hold 29 contracts against 108 in the previous build, a drop of more than 50%; "
+        "published anyway (--force)"
+    ]

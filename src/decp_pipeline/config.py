@@ -145,6 +145,7 @@ def parse_config(document: Any, path: str) -> Config:
         sources.append(source)
     settings = {k: v for k, v in document.items() if k != "sources"}
     problems.extend(_check_http_settings(settings.get("http")))
+    problems.extend(_check_build_settings(settings.get("build")))
     if problems:
         raise ConfigError(path, problems)
     return Config(path=path, sources=tuple(sources), settings=settings)
@@ -160,6 +161,19 @@ HTTP_SETTINGS = {
     "max_retry_after": "longest Retry-After honoured, in seconds",
     "max_size": "largest file accepted, in bytes",
 }
+
+
+def _check_build_settings(section: Any) -> list[str]:
+    """The `build:` settings section: `max_shrink`, the largest drop of published contracts accepted."""
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return ["key 'build': expected a mapping of settings (max_shrink)"]
+    problems = [f"build: unknown key '{k}'" + _suggest(str(k), {"max_shrink"}) for k in section if k != "max_shrink"]
+    value = section.get("max_shrink", 0.5)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        problems.append(f"build: key 'max_shrink': expected a share between 0 and 1 (0.5 = 50 %), got {value!r}")
+    return problems
 
 
 def _check_http_settings(section: Any) -> list[str]:

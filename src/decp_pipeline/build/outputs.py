@@ -25,10 +25,15 @@ import orjson
 from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import Consolidation
 from decp_pipeline.build.stage import Counts, load_counts, stage_dir
+from decp_pipeline.exceptions import DecpError
 
 OUTPUT_FILES = ("decp.json", "rejected.jsonl", "report.json")
-# A new decp.json with less than this share of the previous one's records is reported as a warning.
-SANITY_SHARE = 0.5
+# A build that would shrink the published contracts by more than this share keeps the previous outputs.
+DEFAULT_MAX_SHRINK = 0.5
+
+
+class ShrinkError(DecpError):
+    """The new outputs would hold far fewer contracts than the previous ones: they were not published."""
 
 
 @dataclass
@@ -41,8 +46,20 @@ class Assembly:
     near_duplicates: dict[str, Any] = field(default_factory=dict)
 
 
-def assemble(data_dir: Path, out: Path, sources: list[tuple[str, int]], fetch: dict[str, Any]) -> Assembly:
-    """Write the outputs from the stages of `sources` ((id, priority), any order)."""
+def assemble(
+    data_dir: Path,
+    out: Path,
+    sources: list[tuple[str, int]],
+    fetch: dict[str, Any],
+    *,
+    max_shrink: float = DEFAULT_MAX_SHRINK,
+    force: bool = False,
+) -> Assembly:
+    """Write the outputs from the stages of `sources` ((id, priority), any order).
+
+    Raises ShrinkError, leaving the previous outputs in place, when the new decp.json would hold fewer than
+    (1 - max_shrink) times the previous build's contracts, unless `force`.
+    """
     out.mkdir(parents=True, exist_ok=True)
     assembly = Assembly(fetch=fetch)
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
@@ -83,7 +100,11 @@ def assemble(data_dir: Path, out: Path, sources: list[tuple[str, int]], fetch: d
             "by_source_pair": dict(sorted(consolidation.near_pairs.items())),
             "examples": consolidation.near_examples,
         }
-        assembly.warnings.extend(_sanity(out, assembly.total.exported))
+        shrink = _shrink(out, assembly.total.exported, max_shrink)
+        if shrink and not force:
+            raise ShrinkError(shrink + "; the previous outputs are kept (use --force to publish anyway)")
+        if shrink:
+            assembly.warnings.append(shrink + "; published anyway (--force)")
         temporary["report.json"].write_text(
             json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
@@ -101,15 +122,18 @@ def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str,
             yield number, orjson.loads(line)
 
 
-def _sanity(out: Path, exported: int) -> list[str]:
-    previous = out / "report.json"
+def _shrink(out: Path, exported: int, max_shrink: float) -> str | None:
+    """Why the new build shrinks too much compared with the previous one, or None."""
     try:
-        before = json.loads(previous.read_text(encoding="utf-8"))["total"]["exported"]
+        before = json.loads((out / "report.json").read_text(encoding="utf-8"))["total"]["exported"]
     except (OSError, ValueError, KeyError, TypeError):
-        return []
-    if isinstance(before, int) and before and exported < before * SANITY_SHARE:
-        return [f"decp.json now holds {exported:,} records, less than half of the previous build's {before:,}"]
-    return []
+        return None
+    if isinstance(before, int) and before and exported < before * (1 - max_shrink):
+        return (
+            f"decp.json would hold {exported:,} contracts against {before:,} in the previous build, "
+            f"a drop of more than {max_shrink:.0%}"
+        )
+    return None
 
 
 def report(assembly: Assembly) -> dict[str, Any]:

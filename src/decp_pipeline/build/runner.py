@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decp_pipeline.build.outputs import Assembly, assemble
+from decp_pipeline.build.outputs import DEFAULT_MAX_SHRINK, Assembly, assemble
 from decp_pipeline.build.stage import Counts, SourceStage
 from decp_pipeline.config import Config, Source
 from decp_pipeline.exceptions import DecpError
@@ -63,6 +63,7 @@ def build(
     *,
     inputs: dict[str, list[str]] | None = None,
     offline: bool = False,
+    force: bool = False,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> BuildRun:
     inputs = inputs or {}
@@ -90,7 +91,9 @@ def build(
         staged.append(source.id)
     reused = [s.id for s in config.sources if s.enabled and s.id not in {x.id for x in selected}]
     priorities = _priorities(config.sources, [*staged, *reused])
-    assembly = assemble(data_dir, out, priorities, fetch_summary)
+    settings = config.settings.get("build") or {}
+    max_shrink = settings.get("max_shrink", DEFAULT_MAX_SHRINK)
+    assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, force=force)
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})

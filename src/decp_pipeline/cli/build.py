@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from decp_pipeline.build.outputs import ShrinkError
 from decp_pipeline.build.runner import BuildRun, build, parse_inputs
 from decp_pipeline.cli.options import (
     config_option,
@@ -41,6 +42,11 @@ COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates"
     metavar="SOURCE_ID=PATH",
     help="Read that source from a local file or folder instead of fetching it (repeatable).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Publish even when the outputs shrink by more than build.max_shrink (default 50 %) since the last build.",
+)
 @verbosity_options
 def build_command(
     source_ids: tuple[str, ...],
@@ -49,6 +55,7 @@ def build_command(
     out: str,
     offline: bool,
     input_values: tuple[str, ...],
+    force: bool,
 ) -> None:
     """Fetch, normalize, validate and publish: decp.json, rejected.jsonl and report.json in --out.
 
@@ -67,10 +74,20 @@ def build_command(
         with Store(data_dir) as store:
             store.start_run("build")
             run = build(
-                config, store, Path(out), source_ids, inputs=inputs, offline=offline, progress=progress_printer()
+                config,
+                store,
+                Path(out),
+                source_ids,
+                inputs=inputs,
+                offline=offline,
+                force=force,
+                progress=progress_printer(),
             )
             exit_code = 0 if run.ok else 1
             store.finish_run(exit_code)
+    except ShrinkError as e:
+        click.echo(f"Error: {e}", err=True)
+        raise SystemExit(1) from None
     except DecpError as e:
         click.echo(f"Error: {e}", err=True)
         raise SystemExit(2) from None
