@@ -314,3 +314,20 @@ def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
         "decp.json would hold 29 contracts against 108 in the previous build, a drop of more than 50%; "
         "published anyway (--force)"
     ]
+
+
+@pytest.mark.realdata
+def test_real_2019_files_tables(tmp_path, realdata):
+    """The done-when query: count(*) and count(distinct uid) of marches.parquet give the number of contracts."""
+    import pandas as pd
+
+    args = [a for source, path in REAL_FILES.items() for a in ("--input", f"{source}={realdata / path}")]
+    code, report, _ = build(tmp_path, *args)
+    assert code == 0
+    marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
+    concessions = pd.read_parquet(tmp_path / "dist" / "concessions.parquet")
+    assert marches["uid"].is_unique
+    assert concessions["uid"].is_unique
+    published = decp_records(tmp_path)
+    assert int(marches["valid"].sum()) + int(concessions["valid"].sum()) == len(published) == 6200
+    assert report["tables"]["marches"] == len(marches)

@@ -13,21 +13,23 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
 from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import Consolidation
 from decp_pipeline.build.stage import Counts, load_counts, stage_dir
+from decp_pipeline.build.tables import TableWriter
 from decp_pipeline.exceptions import DecpError
 
 OUTPUT_FILES = ("decp.json", "rejected.jsonl", "report.json")
+_INDEX = re.compile(r"\[\d+\]")
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
 
@@ -43,6 +45,7 @@ class Assembly:
     warnings: list[str] = field(default_factory=list)
     fetch: dict[str, Any] = field(default_factory=dict)
     overlap: dict[str, dict[str, int]] = field(default_factory=dict)
+    tables: dict[str, int] = field(default_factory=dict)  # rows per table
     near_duplicates: dict[str, Any] = field(default_factory=dict)
 
 
@@ -71,6 +74,7 @@ def assemble(
             consolidation.offer(index, line, item, priority, order)
             order += 1
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
+    tables = TableWriter(out)
     try:
         with open(temporary["decp.json"], "wb") as decp, open(temporary["rejected.jsonl"], "wb") as rejected:
             decp.write(b'{"marches": [')
@@ -89,11 +93,15 @@ def assemble(
                     decp.write(b"\n" if first else b",\n")
                     decp.write(orjson.dumps(item["record"]))
                     first = False
-                with open(stage_dir(data_dir, source) / "rejected.jsonl", "rb") as lines:
-                    shutil.copyfileobj(lines, rejected)
+                    tables.add(item["record"], source=source, valid=True, errors=[], file=item["file"],
+                               position=item["position"])  # fmt: skip
                 assembly.sources[source] = counts
                 assembly.total.add(counts)
             decp.write(b"\n]}\n")
+            for source, _priority in ordered:  # after every valid row, so that a contract's valid row wins
+                _rejected(data_dir, source, rejected, tables)
+        temporary.update(tables.close())
+        assembly.tables = {name: table.count for name, table in tables.tables.items()}
         assembly.overlap = consolidation.overlap()
         assembly.near_duplicates = {
             "count": sum(consolidation.near_pairs.values()),
@@ -111,9 +119,25 @@ def assemble(
         for name, path in temporary.items():
             os.replace(path, out / name)
     finally:
+        tables.discard()
         for path in temporary.values():
             path.unlink(missing_ok=True)
     return assembly
+
+
+def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter) -> None:
+    """Copy a source's rejected lines (without the stage's normalized copy) and add them to the tables."""
+    with open(stage_dir(data_dir, source) / "rejected.jsonl", "rb") as lines:
+        for line in lines:
+            item = orjson.loads(line)
+            normalized = item.pop("normalized", None)
+            out.write(orjson.dumps(item) + b"\n")
+            if isinstance(normalized, dict):
+                codes = [
+                    f"{e['rule']}:{_INDEX.sub('[]', e['path'])}" if e["path"] else e["rule"] for e in item["errors"]
+                ]
+                tables.add(normalized, source=source, valid=False, errors=codes, file=item["file"],
+                           position=item["position"])  # fmt: skip
 
 
 def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -142,6 +166,7 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "decp_pipeline": __version__,
         "sources": {source: counts.to_dict() for source, counts in assembly.sources.items()},
         "total": assembly.total.to_dict(),
+        "tables": assembly.tables,
         "overlap": assembly.overlap,
         "near_duplicates": assembly.near_duplicates,
         "warnings": assembly.warnings,

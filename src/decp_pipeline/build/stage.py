@@ -198,7 +198,7 @@ class SourceStage:
             self._identify(record, kind)
         errors = self.validator.errors(record, kind)
         if errors:
-            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors])
+            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors], record)
             return
         digest = record_digest(record)
         if digest in digests or digest in self._seen:
@@ -222,8 +222,15 @@ class SourceStage:
             record["source"] = self.source
 
     def _reject(
-        self, raw: RawRecord, path: str, counts: Counts, bad: IO[bytes], errors: list[tuple[str, str, str]]
+        self,
+        raw: RawRecord,
+        path: str,
+        counts: Counts,
+        bad: IO[bytes],
+        errors: list[tuple[str, str, str]],
+        normalized: Any = None,
     ) -> None:
+        """One line of rejected.jsonl; the stage also keeps the normalized record, for the tables."""
         counts.rejected += 1
         for rule, where, _ in errors:
             counts.errors[f"{rule}:{_INDEX.sub('[]', where)}" if where else rule] += 1
@@ -233,6 +240,7 @@ class SourceStage:
             "position": raw.position,
             "record": raw.data,
             "errors": [{"rule": rule, "path": where, "message": message} for rule, where, message in errors],
+            "normalized": normalized,
         }
         bad.write(orjson.dumps(line) + b"\n")
 

@@ -109,4 +109,7 @@ def write_summary(run: BuildRun, out: str) -> None:
             click.echo(f"FAILED {source}: {where}{failed['error']}")
     for warning in assembly.warnings:
         click.echo(f"WARNING: {warning}")
-    click.echo(f"Outputs in {out}/: decp.json, rejected.jsonl, report.json")
+    rows = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
+    click.echo(
+        f"Outputs in {out}/: decp.json, rejected.jsonl, report.json, datapackage.json; tables (CSV and Parquet): {rows}"
+    )

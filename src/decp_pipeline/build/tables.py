@@ -1,0 +1,300 @@
+"""The tabular outputs: the same tables in CSV and Parquet, and a datapackage.json describing them.
+
+    marches        one row per marché (uid unique): initial values, current values after modifications
+    concessions    one row per contrat de concession (uid unique), with its own columns
+    titulaires     one row per winner (titulaire or concessionnaire), initial or added by a modification
+    modifications  one row per modification, numbered from 1 in publication order
+
+Tables are linked by `uid`. Records left out of decp.json appear too, with `valid = false` and their error
+codes, when they can be identified (a buyer SIRET and an `id`) and their contract has no valid row; the others
+are only in rejected.jsonl. Rows are written in batches with one typed schema (dates as dates, amounts as
+numbers, identifiers as text) by pyarrow, which writes CSV (UTF-8, comma, RFC 4180 quoting, ISO dates, `.`
+decimals) and Parquet from the same batches.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+BATCH_ROWS = 20_000
+TEXT, NUMBER, INTEGER, BOOLEAN, DATE = pa.string(), pa.float64(), pa.int64(), pa.bool_(), pa.date32()
+COMMON = [
+    ("uid", TEXT, "buyer SIRET followed by the contract id: the key linking the tables"),
+    ("id", TEXT, "the contract id given by the buyer"),
+    ("source", TEXT, "the id of the source (sources.yaml) the row comes from"),
+    ("valid", BOOLEAN, "true when the record is valid against the 1.5 schema and published in decp.json"),
+    ("errors", TEXT, "the schema error codes of an invalid record (RULE:PATH, separated by ' ')"),
+    ("nature", TEXT, "nature of the contract"),
+    ("objet", TEXT, "object of the contract"),
+    ("procedure", TEXT, "award procedure"),
+    ("lieuExecution_code", TEXT, "place of performance: code"),
+    ("lieuExecution_typeCode", TEXT, "place of performance: type of code"),
+    ("lieuExecution_nom", TEXT, "place of performance: name"),
+    ("dureeMois", INTEGER, "initial duration in months"),
+    ("datePublicationDonnees", DATE, "date the data was first published"),
+]
+TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "marches": [
+        *COMMON[:6],
+        ("acheteur_id", TEXT, "SIRET of the buyer"),
+        ("acheteur_nom", TEXT, "name of the buyer"),
+        *COMMON[6:],
+        ("codeCPV", TEXT, "CPV code"),
+        ("dateNotification", DATE, "notification date of the contract"),
+        ("montant", NUMBER, "initial amount, euros excluding VAT"),
+        ("formePrix", TEXT, "price form"),
+        ("montant_actuel", NUMBER, "amount after the last modification that changed it"),
+        ("dureeMois_actuelle", INTEGER, "duration after the last modification that changed it"),
+        ("titulaires_count", INTEGER, "number of initial titulaires"),
+        ("modifications_count", INTEGER, "number of modifications"),
+        ("file", TEXT, "the file the record was read from"),
+        ("position", INTEGER, "1-based position of the record in its file"),
+    ],
+    "concessions": [
+        *COMMON[:6],
+        ("autoriteConcedante_id", TEXT, "SIRET of the granting authority"),
+        ("autoriteConcedante_nom", TEXT, "name of the granting authority"),
+        *COMMON[6:],
+        ("dateSignature", DATE, "signature date"),
+        ("dateDebutExecution", DATE, "start of performance"),
+        ("valeurGlobale", NUMBER, "initial global value, euros"),
+        ("montantSubventionPublique", NUMBER, "public subsidy, euros"),
+        ("valeurGlobale_actuelle", NUMBER, "global value after the last modification that changed it"),
+        ("dureeMois_actuelle", INTEGER, "duration after the last modification that changed it"),
+        ("concessionnaires_count", INTEGER, "number of initial concessionnaires"),
+        ("modifications_count", INTEGER, "number of modifications"),
+        ("file", TEXT, "the file the record was read from"),
+        ("position", INTEGER, "1-based position of the record in its file"),
+    ],
+    "titulaires": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid)"),
+        ("role", TEXT, "titulaire (marché) or concessionnaire (concession)"),
+        ("modification", INTEGER, "0 for the initial winners, else the number of the modification that lists them"),
+        ("rang", INTEGER, "1-based rank in its list"),
+        ("typeIdentifiant", TEXT, "type of identifier"),
+        ("titulaire_id", TEXT, "identifier (SIRET ...)"),
+        ("denominationSociale", TEXT, "company name"),
+    ],
+    "modifications": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid)"),
+        ("numero", INTEGER, "1-based number of the modification, in the order published"),
+        ("objetModification", TEXT, "object of the modification"),
+        ("dateNotificationModification", DATE, "notification date (marché)"),
+        ("dateSignatureModification", DATE, "signature date (concession)"),
+        ("datePublicationDonneesModification", DATE, "publication date of the modification"),
+        ("dureeMois", INTEGER, "new duration in months"),
+        ("montant", NUMBER, "new amount (marché)"),
+        ("valeurGlobale", NUMBER, "new global value (concession)"),
+        ("titulaires_count", INTEGER, "number of titulaires the modification lists"),
+    ],
+}
+FRICTIONLESS_TYPES = {TEXT: "string", NUMBER: "number", INTEGER: "integer", BOOLEAN: "boolean", DATE: "date"}
+
+
+def _date(value: Any) -> datetime.date | None:
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return datetime.date.fromisoformat(value[:10])
+    except ValueError:
+        return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+CONVERT = {
+    TEXT: _text,
+    NUMBER: _number,
+    INTEGER: _integer,
+    BOOLEAN: lambda v: v if isinstance(v, bool) else None,
+    DATE: _date,
+}
+
+
+class _Table:
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.columns = TABLES[name]
+        self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
+        self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
+        self.rows: list[dict[str, Any]] = []
+        self.count = 0
+        self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
+        self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        if len(self.rows) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        arrays = [
+            pa.array([CONVERT[kind](row.get(column)) for row in self.rows], type=kind)
+            for column, kind, _ in self.columns
+        ]
+        batch = pa.record_batch(arrays, schema=self.schema)
+        self._csv.write_batch(batch)
+        self._parquet.write_batch(batch)
+        self.count += len(self.rows)
+        self.rows = []
+
+    def close(self) -> None:
+        self.flush()
+        self._csv.close()
+        self._parquet.close()
+
+
+class TableWriter:
+    """Receives records (valid or not) and writes the four tables; `files()` maps final names to temporaries."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.tables = {name: _Table(name, folder) for name in TABLES}
+        self.uids: set[str] = set()
+
+    def add(
+        self, record: dict[str, Any], *, source: str, valid: bool, errors: list[str], file: str, position: int
+    ) -> bool:
+        """Add a record's rows; False (nothing written) when it has no uid or its contract already has a row."""
+        concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
+        buyer_key = "autoriteConcedante" if concession else "acheteur"
+        buyer = record.get(buyer_key) if isinstance(record.get(buyer_key), dict) else {}
+        uid = record.get("uid") if valid else None
+        if uid is None and isinstance(buyer.get("id"), str) and isinstance(record.get("id"), str):
+            uid = buyer["id"] + record["id"]
+        if not isinstance(uid, str) or uid in self.uids:
+            return False
+        self.uids.add(uid)
+        modifications = [m for m in record.get("modifications") or [] if isinstance(m, dict)]
+        place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
+        row = {
+            **{name: record.get(name) for name, _, _ in TABLES["concessions" if concession else "marches"]},
+            "uid": uid,
+            "source": source,
+            "valid": valid,
+            "errors": " ".join(errors) or None,
+            f"{buyer_key}_id": buyer.get("id"),
+            f"{buyer_key}_nom": buyer.get("nom"),
+            "lieuExecution_code": place.get("code"),
+            "lieuExecution_typeCode": place.get("typeCode"),
+            "lieuExecution_nom": place.get("nom"),
+            "dureeMois_actuelle": _current(record, modifications, "dureeMois"),
+            "modifications_count": len(modifications),
+            "file": file,
+            "position": position,
+        }
+        holders_key = "concessionnaires" if concession else "titulaires"
+        holders = [h for h in record.get(holders_key) or [] if isinstance(h, dict)]
+        row[f"{holders_key}_count"] = len(holders)
+        if concession:
+            row["valeurGlobale_actuelle"] = _current(record, modifications, "valeurGlobale")
+        else:
+            row["montant_actuel"] = _current(record, modifications, "montant")
+        self.tables["concessions" if concession else "marches"].add(row)
+        role = "concessionnaire" if concession else "titulaire"
+        self._holders(uid, role, 0, holders)
+        for number, modification in enumerate(modifications, start=1):
+            listed = [h for h in modification.get(holders_key) or [] if isinstance(h, dict)]
+            self.tables["modifications"].add(
+                {**modification, "uid": uid, "numero": number, "titulaires_count": len(listed) or None}
+            )
+            self._holders(uid, role, number, listed)
+        return True
+
+    def _holders(self, uid: str, role: str, modification: int, holders: list[dict[str, Any]]) -> None:
+        for rank, holder in enumerate(holders, start=1):
+            self.tables["titulaires"].add(
+                {
+                    **holder,
+                    "uid": uid,
+                    "role": role,
+                    "modification": modification,
+                    "rang": rank,
+                    "titulaire_id": holder.get("id"),
+                }
+            )
+
+    def close(self) -> dict[str, Path]:
+        temporaries: dict[str, Path] = {}
+        for table in self.tables.values():
+            table.close()
+            for fmt, path in table.paths.items():
+                temporaries[f"{table.name}.{fmt}"] = path
+        datapackage = self.folder / f".datapackage.json.{os.getpid()}.tmp"
+        datapackage.write_text(json.dumps(describe(self.tables), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        temporaries["datapackage.json"] = datapackage
+        return temporaries
+
+    def discard(self) -> None:
+        for table in self.tables.values():
+            for path in table.paths.values():
+                path.unlink(missing_ok=True)
+
+
+def _current(record: dict[str, Any], modifications: list[dict[str, Any]], field: str) -> Any:
+    """The value after the last modification that set it, else the initial value."""
+    for modification in reversed(modifications):
+        if modification.get(field) is not None:
+            return modification[field]
+    return record.get(field)
+
+
+def describe(tables: dict[str, _Table]) -> dict[str, Any]:
+    """A Frictionless data package: each table, in CSV and in Parquet, with its fields."""
+    resources = []
+    for table in tables.values():
+        fields = [
+            {"name": name, "type": FRICTIONLESS_TYPES[kind], "description": text} for name, kind, text in table.columns
+        ]
+        schema: dict[str, Any] = {"fields": fields}
+        if table.name in ("marches", "concessions"):
+            schema["primaryKey"] = ["uid"]
+        for fmt in ("csv", "parquet"):
+            resource = {
+                "name": f"{table.name}-{fmt}",
+                "path": f"{table.name}.{fmt}",
+                "format": fmt,
+                "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                "schema": schema,
+                "count": table.count,
+            }
+            if fmt == "csv":
+                resource["encoding"] = "utf-8"
+                resource["dialect"] = {"delimiter": ",", "quoteChar": '"', "header": True}
+            resources.append(resource)
+    return {
+        "name": "decp",
+        "title": "Données essentielles de la commande publique, consolidées",
+        "profile": "data-package",
+        "resources": resources,
+    }
