@@ -185,6 +185,13 @@ def test_real_2019_files(tmp_path, realdata):
     assert rules["e-marchespublics"] == {"exact-copy": 2, "same-uid": 27, "version": 2}
     assert report["overlap"]["pes-marche"] == {"marches-publics-info": 175}
     assert report["near_duplicates"]["by_source_pair"] == {"marches-publics-info|pes-marche": 3}
+    assert report["sources"]["marches-publics-info"]["anomalies"] == {
+        "amount-too-low": 60,
+        "date-before-2000": 2,
+        "duration-over-legal-maximum": 1,
+        "siret-checksum": 35,
+    }
+    assert report["sources"]["pes-marche"]["anomalies"]["publication-before-notification"] == 117
     assert counts["aife"][0] == 4530
     assert counts["grandlyon"] == (1, 0, 1, 0)
     # Every AWS rejection is a CPV code that cannot be read (7 digits as text, or a misplaced check digit).

@@ -164,15 +164,19 @@ HTTP_SETTINGS = {
 
 
 def _check_build_settings(section: Any) -> list[str]:
-    """The `build:` settings section: `max_shrink`, the largest drop of published contracts accepted."""
+    """The `build:` settings: `max_shrink` (largest drop of published contracts accepted), `max_amount`."""
     if section is None:
         return []
     if not isinstance(section, dict):
         return ["key 'build': expected a mapping of settings (max_shrink)"]
-    problems = [f"build: unknown key '{k}'" + _suggest(str(k), {"max_shrink"}) for k in section if k != "max_shrink"]
+    known = {"max_shrink", "max_amount"}
+    problems = [f"build: unknown key '{k}'" + _suggest(str(k), known) for k in section if k not in known]
     value = section.get("max_shrink", 0.5)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         problems.append(f"build: key 'max_shrink': expected a share between 0 and 1 (0.5 = 50 %), got {value!r}")
+    amount = section.get("max_amount", 1)
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+        problems.append(f"build: key 'max_amount': expected an amount in euros > 0, got {amount!r}")
     return problems
 
 

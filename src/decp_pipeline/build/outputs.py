@@ -24,6 +24,7 @@ import orjson
 
 from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import Consolidation
+from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks
 from decp_pipeline.build.stage import Counts, load_counts, stage_dir
 from decp_pipeline.build.tables import TableWriter
 from decp_pipeline.exceptions import DecpError
@@ -56,6 +57,7 @@ def assemble(
     fetch: dict[str, Any],
     *,
     max_shrink: float = DEFAULT_MAX_SHRINK,
+    max_amount: float = DEFAULT_MAX_AMOUNT,
     force: bool = False,
 ) -> Assembly:
     """Write the outputs from the stages of `sources` ((id, priority), any order).
@@ -75,6 +77,7 @@ def assemble(
             order += 1
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
     tables = TableWriter(out)
+    quality = QualityChecks(max_amount=max_amount)
     try:
         with open(temporary["decp.json"], "wb") as decp, open(temporary["rejected.jsonl"], "wb") as rejected:
             decp.write(b'{"marches": [')
@@ -90,16 +93,18 @@ def assemble(
                         counts.duplicates_by_rule[rule] += 1
                         continue
                     consolidation.flag_near_duplicate(item["record"], source)
+                    anomalies = quality.check(item["record"])
+                    counts.anomalies.update(anomalies)
                     decp.write(b"\n" if first else b",\n")
                     decp.write(orjson.dumps(item["record"]))
                     first = False
-                    tables.add(item["record"], source=source, valid=True, errors=[], file=item["file"],
-                               position=item["position"])  # fmt: skip
+                    tables.add(item["record"], source=source, valid=True, errors=[], anomalies=anomalies,
+                               file=item["file"], position=item["position"])  # fmt: skip
                 assembly.sources[source] = counts
                 assembly.total.add(counts)
             decp.write(b"\n]}\n")
             for source, _priority in ordered:  # after every valid row, so that a contract's valid row wins
-                _rejected(data_dir, source, rejected, tables)
+                _rejected(data_dir, source, rejected, tables, quality)
         temporary.update(tables.close())
         assembly.tables = {name: table.count for name, table in tables.tables.items()}
         assembly.overlap = consolidation.overlap()
@@ -125,7 +130,7 @@ def assemble(
     return assembly
 
 
-def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter) -> None:
+def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter, quality: QualityChecks) -> None:
     """Copy a source's rejected lines (without the stage's normalized copy) and add them to the tables."""
     with open(stage_dir(data_dir, source) / "rejected.jsonl", "rb") as lines:
         for line in lines:
@@ -136,8 +141,8 @@ def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter) 
                 codes = [
                     f"{e['rule']}:{_INDEX.sub('[]', e['path'])}" if e["path"] else e["rule"] for e in item["errors"]
                 ]
-                tables.add(normalized, source=source, valid=False, errors=codes, file=item["file"],
-                           position=item["position"])  # fmt: skip
+                tables.add(normalized, source=source, valid=False, errors=codes, anomalies=quality.check(normalized),
+                           file=item["file"], position=item["position"])  # fmt: skip
 
 
 def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:

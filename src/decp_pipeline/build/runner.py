@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decp_pipeline.build.outputs import DEFAULT_MAX_SHRINK, Assembly, assemble
+from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT
 from decp_pipeline.build.stage import Counts, SourceStage
 from decp_pipeline.config import Config, Source
 from decp_pipeline.exceptions import DecpError
@@ -93,7 +94,10 @@ def build(
     priorities = _priorities(config.sources, [*staged, *reused])
     settings = config.settings.get("build") or {}
     max_shrink = settings.get("max_shrink", DEFAULT_MAX_SHRINK)
-    assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, force=force)
+    max_amount = settings.get("max_amount", DEFAULT_MAX_AMOUNT)
+    assembly = assemble(
+        data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount, force=force
+    )
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})

@@ -46,6 +46,7 @@ class Counts:
     rejected: int = 0
     duplicates: int = 0
     duplicates_by_rule: Counter[str] = field(default_factory=Counter)
+    anomalies: Counter[str] = field(default_factory=Counter)  # of the exported records
     fixes: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     failed_files: list[dict[str, Any]] = field(default_factory=list)
@@ -54,6 +55,7 @@ class Counts:
         for name in ("files", "files_failed", "read", "exported", "rejected", "duplicates"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.duplicates_by_rule.update(other.duplicates_by_rule)
+        self.anomalies.update(other.anomalies)
         self.fixes.update(other.fixes)
         self.errors.update(other.errors)
         self.failed_files.extend(other.failed_files)
@@ -67,6 +69,7 @@ class Counts:
             "rejected": self.rejected,
             "duplicates": self.duplicates,
             "duplicates_by_rule": dict(sorted(self.duplicates_by_rule.items())),
+            "anomalies": dict(sorted(self.anomalies.items())),
             "fixes": dict(sorted(self.fixes.items())),
             "errors": dict(sorted(self.errors.items())),
             "failed_files": self.failed_files,
@@ -76,6 +79,7 @@ class Counts:
     def from_dict(cls, data: dict[str, Any]) -> Counts:
         counts = cls(**{k: data[k] for k in ("files", "files_failed", "read", "exported", "rejected", "duplicates")})
         counts.duplicates_by_rule = Counter(data.get("duplicates_by_rule", {}))
+        counts.anomalies = Counter(data.get("anomalies", {}))
         counts.fixes = Counter(data.get("fixes", {}))
         counts.errors = Counter(data.get("errors", {}))
         counts.failed_files = list(data.get("failed_files", []))

@@ -32,6 +32,7 @@ COMMON = [
     ("source", TEXT, "the id of the source (sources.yaml) the row comes from"),
     ("valid", BOOLEAN, "true when the record is valid against the 1.5 schema and published in decp.json"),
     ("errors", TEXT, "the schema error codes of an invalid record (RULE:PATH, separated by ' ')"),
+    ("anomalies", TEXT, "quality anomaly codes (docs/build.md), separated by ' '"),
     ("nature", TEXT, "nature of the contract"),
     ("objet", TEXT, "object of the contract"),
     ("procedure", TEXT, "award procedure"),
@@ -183,7 +184,15 @@ class TableWriter:
         self.uids: set[str] = set()
 
     def add(
-        self, record: dict[str, Any], *, source: str, valid: bool, errors: list[str], file: str, position: int
+        self,
+        record: dict[str, Any],
+        *,
+        source: str,
+        valid: bool,
+        errors: list[str],
+        anomalies: list[str],
+        file: str,
+        position: int,
     ) -> bool:
         """Add a record's rows; False (nothing written) when it has no uid or its contract already has a row."""
         concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
@@ -203,6 +212,7 @@ class TableWriter:
             "source": source,
             "valid": valid,
             "errors": " ".join(errors) or None,
+            "anomalies": " ".join(anomalies) or None,
             f"{buyer_key}_id": buyer.get("id"),
             f"{buyer_key}_nom": buyer.get("nom"),
             "lieuExecution_code": place.get("code"),

@@ -1,0 +1,140 @@
+"""Quality anomalies: facts that do not make a record invalid but that users of the data must know about.
+
+Each has a stable code, a severity and a description (docs/build.md lists them). They never change a record:
+they are counted per source in `report.json` (`anomalies`) and listed per row in the tables (`anomalies`).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+from stdnum.fr import siret
+
+ANOMALIES: dict[str, tuple[str, str]] = {
+    "siret-checksum": ("warning", "a SIRET (buyer, titulaire, concessionnaire) fails its Luhn check"),
+    "publication-before-notification": ("warning", "the data was published before the contract was notified"),
+    "date-in-future": ("error", "a notification, signature or publication date after the day of the build"),
+    "date-before-2000": ("warning", "a notification or signature date before 2000"),
+    "amount-too-low": ("warning", "an amount (montant, valeurGlobale) of 1 € or less"),
+    "amount-too-high": ("warning", "an amount above the ceiling (build.max_amount, default 3,000,000,000 €)"),
+    "duration-over-legal-maximum": (
+        "warning",
+        "an accord-cadre longer than 96 months (4 years, 8 for entités adjudicatrices: Code de la commande "
+        "publique, L2125-1 and R2162-4)",
+    ),
+    "duration-aberrant": ("warning", "a duration above 180 months (15 years) for a marché"),
+    "test-record": ("error", "a test record (`Testville`, `AIFE_test`, `enregistrement de test`)"),
+    "cpv-unknown-division": ("warning", "a CPV code whose division (first two digits) is not in the nomenclature"),
+}
+DEFAULT_MAX_AMOUNT = 3_000_000_000
+# The divisions of the CPV nomenclature (Commission Regulation (EC) No 213/2008).
+CPV_DIVISIONS = frozenset(
+    [
+        "03",
+        "09",
+        "14",
+        "15",
+        "16",
+        "18",
+        "19",
+        "22",
+        "24",
+        "30",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "37",
+        "38",
+        "39",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "48",
+        "50",
+        "51",
+        "55",
+        "60",
+        "63",
+        "64",
+        "65",
+        "66",
+        "70",
+        "71",
+        "72",
+        "73",
+        "75",
+        "76",
+        "77",
+        "79",
+        "80",
+        "85",
+        "90",
+        "92",
+        "98",
+    ]
+)
+_TEST = re.compile(r"\btestville\b|\baife_test\b|\benregistrement de test\b|\bne pas tenir compte\b", re.I)
+
+
+def _day(value: Any) -> str | None:
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+class QualityChecks:
+    def __init__(self, today: datetime.date | None = None, max_amount: float = DEFAULT_MAX_AMOUNT) -> None:
+        self.today = (today or datetime.date.today()).isoformat()
+        self.max_amount = max_amount
+
+    def check(self, record: dict[str, Any]) -> list[str]:
+        """The anomaly codes of a record (format 1.x), in catalogue order."""
+        found: set[str] = set()
+        concession = record.get("_type") == "Contrat de concession"
+        buyer = record.get("autoriteConcedante" if concession else "acheteur") or {}
+        holders = record.get("concessionnaires" if concession else "titulaires") or []
+        for modification in record.get("modifications") or []:
+            if isinstance(modification, dict):
+                holders = [*holders, *(modification.get("titulaires") or modification.get("concessionnaires") or [])]
+        sirets = [buyer.get("id")] + [
+            h.get("id") for h in holders if isinstance(h, dict) and h.get("typeIdentifiant") == "SIRET"
+        ]
+        if any(isinstance(s, str) and s.isdigit() and len(s) == 14 and not siret.is_valid(s) for s in sirets):
+            found.add("siret-checksum")
+        self._dates(record, concession, found)
+        self._amounts(record, concession, found)
+        texts = [buyer.get("nom"), record.get("objet"), record.get("source")]
+        if any(isinstance(t, str) and _TEST.search(t) for t in texts):
+            found.add("test-record")
+        cpv = record.get("codeCPV")
+        if isinstance(cpv, str) and cpv[:2].isdigit() and cpv[:2] not in CPV_DIVISIONS:
+            found.add("cpv-unknown-division")
+        return [code for code in ANOMALIES if code in found]
+
+    def _dates(self, record: dict[str, Any], concession: bool, found: set[str]) -> None:
+        signed = _day(record.get("dateSignature" if concession else "dateNotification"))
+        published = _day(record.get("datePublicationDonnees"))
+        if signed and published and published < signed:
+            found.add("publication-before-notification")
+        if any(d and d > self.today for d in (signed, published)):
+            found.add("date-in-future")
+        if signed and signed < "2000-01-01":
+            found.add("date-before-2000")
+
+    def _amounts(self, record: dict[str, Any], concession: bool, found: set[str]) -> None:
+        amount = record.get("valeurGlobale" if concession else "montant")
+        if isinstance(amount, int | float) and not isinstance(amount, bool):
+            if amount <= 1:
+                found.add("amount-too-low")
+            elif amount > self.max_amount:
+                found.add("amount-too-high")
+        duration = record.get("dureeMois")
+        if isinstance(duration, int) and not concession:
+            if record.get("nature") == "Accord-cadre" and duration > 96:
+                found.add("duration-over-legal-maximum")
+            if duration > 180:
+                found.add("duration-aberrant")
