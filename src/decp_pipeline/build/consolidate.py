@@ -21,6 +21,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from decp_pipeline.normalize.v2 import flat_view
+
 RULES = ("exact-copy", "same-uid", "version")
 MODIFICATION_DATES = (
     "datePublicationDonneesModification",
@@ -30,13 +32,15 @@ MODIFICATION_DATES = (
 MAX_EXAMPLES = 20
 
 
-def contract_key(record: dict[str, Any]) -> str:
-    """The contract a 1.x record is a version of: kind, buyer SIRET and `id` without its version suffix."""
+def contract_key(record: dict[str, Any], *, versioned_id: bool = True) -> str:
+    """The contract a record is a version of: kind, buyer SIRET and `id` without its 1.x version suffix.
+
+    Format 2022 ids are stable across modifications (`versioned_id=False`): nothing is stripped."""
     concession = record.get("_type") == "Contrat de concession"
     buyer = record.get("autoriteConcedante" if concession else "acheteur") or {}
     contract_id = str(record.get("id", ""))
     modifications = record.get("modifications") or []
-    if len(contract_id) > 2 and contract_id[-2:] == f"{len(modifications):02d}":
+    if versioned_id and len(contract_id) > 2 and contract_id[-2:] == f"{len(modifications):02d}":
         contract_id = contract_id[:-2]
     return f"{'C' if concession else 'M'}|{buyer.get('id', '')}|{contract_id}"
 
@@ -62,6 +66,23 @@ def near_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
     return (buyer.get("id"), str(date)[:10], float(amount), winners)
 
 
+def view(item: dict[str, Any]) -> dict[str, Any]:
+    """A stage line's record in the 1.x shape (2022 records flattened once, then cached in the line)."""
+    if item.get("format") != "2.0":
+        return item["record"]
+    if "_view" not in item:
+        item["_view"] = flat_view(item["record"], item.get("kind", "marche"))
+    return item["_view"]
+
+
+def key_of(item: dict[str, Any]) -> str:
+    return contract_key(view(item), versioned_id=item.get("format") != "2.0")
+
+
+def uid_of(item: dict[str, Any]) -> str | None:
+    return item.get("uid") or item["record"].get("uid")
+
+
 @dataclass
 class Candidate:
     rank: tuple[Any, ...]
@@ -82,10 +103,10 @@ class Consolidation:
     near_examples: list[dict[str, str]] = field(default_factory=list)
 
     def offer(self, source_index: int, line: int, item: dict[str, Any], priority: int, order: int) -> None:
-        record = item["record"]
-        key = contract_key(record)
+        record = view(item)
+        key = key_of(item)
         rank = (recency(record), len(record.get("modifications") or []), priority, -order)
-        candidate = Candidate(rank, (source_index, line), item["digest"], record.get("uid"))
+        candidate = Candidate(rank, (source_index, line), item["digest"], uid_of(item))
         current = self.best.get(key)
         if current is None or candidate.rank > current.rank:
             self.best[key] = candidate
@@ -93,28 +114,29 @@ class Consolidation:
 
     def verdict(self, source_index: int, line: int, item: dict[str, Any]) -> str | None:
         """None when the record is the one kept, else the rule that dropped it."""
-        winner = self.best[contract_key(item["record"])]
+        winner = self.best[key_of(item)]
         if winner.location == (source_index, line):
             return None
         if winner.digest == item["digest"]:
             return "exact-copy"
-        if winner.uid is not None and winner.uid == item["record"].get("uid"):
+        if winner.uid is not None and winner.uid == uid_of(item):
             return "same-uid"
         return "version"
 
-    def flag_near_duplicate(self, record: dict[str, Any], source: str) -> None:
+    def flag_near_duplicate(self, record: dict[str, Any], source: str, uid: str | None = None) -> None:
         """Called for each kept record: two kept records of different contracts from different sources."""
         key = near_key(record)
         if key is None:
             return
+        uid = uid or record.get("uid")
         seen = self.near.get(key)
         if seen is None:
-            self.near[key] = (source, str(record.get("uid")))
+            self.near[key] = (source, str(uid))
             return
         if seen[0] != source:
             self.near_pairs["|".join(sorted((seen[0], source)))] += 1
             if len(self.near_examples) < MAX_EXAMPLES:
-                self.near_examples.append({"uid": str(record.get("uid")), "source": source, "like_uid": seen[1],
+                self.near_examples.append({"uid": str(uid), "source": source, "like_uid": seen[1],
                                            "like_source": seen[0]})  # fmt: skip
 
     def overlap(self) -> dict[str, dict[str, int]]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,13 +25,14 @@ from typing import IO, Any
 import orjson
 
 from decp_pipeline import __version__
-from decp_pipeline.build.consolidate import Consolidation
+from decp_pipeline.build.consolidate import Consolidation, uid_of, view
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks
 from decp_pipeline.build.stage import Counts, load_counts, stage_dir
 from decp_pipeline.build.tables import TableWriter
 from decp_pipeline.exceptions import DecpError
+from decp_pipeline.normalize.v2 import flat_view
 
-OUTPUT_FILES = ("decp.json", "rejected.jsonl", "report.json")
+OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
 _INDEX = re.compile(r"\[\d+\]")
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
@@ -79,9 +82,10 @@ def assemble(
     tables = TableWriter(out)
     quality = QualityChecks(max_amount=max_amount)
     try:
-        with open(temporary["decp.json"], "wb") as decp, open(temporary["rejected.jsonl"], "wb") as rejected:
-            decp.write(b'{"marches": [')
-            first = True
+        with (
+            RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
+            open(temporary["rejected.jsonl"], "wb") as rejected,
+        ):
             for index, (source, _priority) in enumerate(ordered):  # pass 2: write the winners, count the rest
                 counts = load_counts(data_dir, source)
                 assert counts is not None
@@ -92,17 +96,15 @@ def assemble(
                         counts.duplicates += 1
                         counts.duplicates_by_rule[rule] += 1
                         continue
-                    consolidation.flag_near_duplicate(item["record"], source)
-                    anomalies = quality.check(item["record"])
+                    flat = view(item)
+                    consolidation.flag_near_duplicate(flat, source, uid_of(item))
+                    anomalies = quality.check(flat)
                     counts.anomalies.update(anomalies)
-                    decp.write(b"\n" if first else b",\n")
-                    decp.write(orjson.dumps(item["record"]))
-                    first = False
-                    tables.add(item["record"], source=source, valid=True, errors=[], anomalies=anomalies,
-                               file=item["file"], position=item["position"])  # fmt: skip
+                    regulatory.write(item)
+                    tables.add(flat, source=source, valid=True, errors=[], anomalies=anomalies, file=item["file"],
+                               position=item["position"], version=item.get("format", "1.5"))  # fmt: skip
                 assembly.sources[source] = counts
                 assembly.total.add(counts)
-            decp.write(b"\n]}\n")
             for source, _priority in ordered:  # after every valid row, so that a contract's valid row wins
                 _rejected(data_dir, source, rejected, tables, quality)
         temporary.update(tables.close())
@@ -138,11 +140,56 @@ def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter, 
             normalized = item.pop("normalized", None)
             out.write(orjson.dumps(item) + b"\n")
             if isinstance(normalized, dict):
+                version = item.get("format", "1.5")
+                flat = flat_view(normalized, _kind(normalized, item)) if version == "2.0" else normalized
                 codes = [
                     f"{e['rule']}:{_INDEX.sub('[]', e['path'])}" if e["path"] else e["rule"] for e in item["errors"]
                 ]
-                tables.add(normalized, source=source, valid=False, errors=codes, anomalies=quality.check(normalized),
-                           file=item["file"], position=item["position"])  # fmt: skip
+                tables.add(flat, source=source, valid=False, errors=codes, anomalies=quality.check(flat),
+                           file=item["file"], position=item["position"], version=version)  # fmt: skip
+
+
+def _kind(record: dict[str, Any], item: dict[str, Any]) -> str:
+    return "contrat-concession" if "autoriteConcedante" in record else "marche"
+
+
+class RegulatoryWriter:
+    """decp.json (1.5: one list) and decp-2022.json (2022: a marché list and a concession list), streamed.
+
+    2022 concessions are spooled aside while the marché list is written, then appended."""
+
+    def __init__(self, path_15: Path, path_2022: Path, folder: Path) -> None:
+        self.decp = open(path_15, "wb")  # noqa: SIM115 - closed by __exit__
+        self.decp.write(b'{"marches": [')
+        self.marches_2022 = open(path_2022, "wb")  # noqa: SIM115
+        self.marches_2022.write(b'{"marches": {"marche": [')
+        self.concessions_2022 = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        self.first = {"1.5": True, "marche": True, "contrat-concession": True}
+
+    def write(self, item: dict[str, Any]) -> None:
+        if item.get("format") == "2.0":
+            kind = item.get("kind", "marche")
+            target = self.concessions_2022 if kind == "contrat-concession" else self.marches_2022
+        else:
+            kind, target = "1.5", self.decp
+        target.write(b"\n" if self.first[kind] else b",\n")
+        target.write(orjson.dumps(item["record"]))
+        self.first[kind] = False
+
+    def __enter__(self) -> RegulatoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.decp.write(b"\n]}\n")
+        self.marches_2022.write(b"\n]")
+        if not self.first["contrat-concession"]:
+            self.marches_2022.write(b', "contrat-concession": [')
+            self.concessions_2022.seek(0)
+            shutil.copyfileobj(self.concessions_2022, self.marches_2022)
+            self.marches_2022.write(b"\n]")
+        self.marches_2022.write(b"}}\n")
+        for f in (self.decp, self.marches_2022, self.concessions_2022):
+            f.close()
 
 
 def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:

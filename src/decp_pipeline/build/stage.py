@@ -29,6 +29,7 @@ from decp_pipeline.build.reading import RawRecord, RecordFile
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
 from decp_pipeline.normalize.v1 import V1Normalizer, buyer_siret, kind_of
+from decp_pipeline.normalize.v2 import V2Normalizer
 from decp_pipeline.validation.json_records import json_validator
 
 SPOOL_SIZE = 16 * 1024 * 1024
@@ -106,6 +107,9 @@ class SourceStage:
         self.counts = Counts()
         self.normalizer = V1Normalizer()
         self.validator = json_validator("1.5")
+        self.normalizer_2022 = V2Normalizer()
+        self.normalizer_2022.fixes = self.normalizer.fixes  # one counter for both formats
+        self.validator_2022 = json_validator("2.0")
         self.after = [*AFTER.get(source, []), *AFTER_ALL]
         self._seen: set[bytes] = set()
 
@@ -148,7 +152,8 @@ class SourceStage:
                     self._record(raw, path, context, counts, digests, good, bad)
             except (MalformedFileError, OSError) as e:
                 self._fail_file(path, e)
-                self.normalizer.fixes = fixes_before
+                self.normalizer.fixes.clear()  # in place: both normalizers share this counter
+                self.normalizer.fixes.update(fixes_before)
                 return
             self.counts.add(counts)
             if record_file.control_characters:
@@ -187,8 +192,7 @@ class SourceStage:
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if raw.version == "2.0":
-            self._reject(raw, path, counts, bad, [("format-2022", "", "a format-2022 record: read by the 2022 "
-                                                   "pipeline, not exported to the 1.5 decp.json")])  # fmt: skip
+            self._record_2022(raw, kind, path, xml, counts, digests, good, bad)
             return
         record = raw.data
         if isinstance(record, dict):
@@ -204,6 +208,21 @@ class SourceStage:
         if errors:
             self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors], record)
             return
+        self._keep(raw, path, kind, "1.5", record, record.get("uid"), counts, digests, good)
+
+    def _keep(
+        self,
+        raw: RawRecord,
+        path: str,
+        kind: str,
+        version: str,
+        record: dict[str, Any],
+        uid: str | None,
+        counts: Counts,
+        digests: set[bytes],
+        good: IO[bytes],
+    ) -> None:
+        """A valid record into the stage, unless it is an exact copy of one already kept."""
         digest = record_digest(record)
         if digest in digests or digest in self._seen:
             counts.duplicates += 1
@@ -211,8 +230,30 @@ class SourceStage:
             return
         digests.add(digest)
         counts.exported += 1
-        line = {"file": path, "position": raw.position, "digest": digest.hex(), "record": record}
+        line = {"file": path, "position": raw.position, "digest": digest.hex(), "format": version, "kind": kind,
+                "uid": uid, "record": record}  # fmt: skip
         good.write(orjson.dumps(line) + b"\n")
+
+    def _record_2022(
+        self,
+        raw: RawRecord,
+        kind: str,
+        path: str,
+        xml: bool,
+        counts: Counts,
+        digests: set[bytes],
+        good: IO[bytes],
+        bad: IO[bytes],
+    ) -> None:
+        """A format-2022 record: normalized and validated against 2.0.3, kept in its own format."""
+        record = self.normalizer_2022.normalize(raw.data, kind, from_xml=xml)
+        errors = self.validator_2022.errors(record, kind)
+        if errors:
+            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors], record, "2.0")
+            return
+        siret = buyer_siret(record, kind)
+        uid = siret + record["id"] if siret and isinstance(record.get("id"), str) else None
+        self._keep(raw, path, kind, "2.0", record, uid, counts, digests, good)
 
     def _identify(self, record: dict[str, Any], kind: str) -> None:
         siret = buyer_siret(record, kind)
@@ -233,6 +274,7 @@ class SourceStage:
         bad: IO[bytes],
         errors: list[tuple[str, str, str]],
         normalized: Any = None,
+        version: str = "1.5",
     ) -> None:
         """One line of rejected.jsonl; the stage also keeps the normalized record, for the tables."""
         counts.rejected += 1
@@ -245,6 +287,7 @@ class SourceStage:
             "record": raw.data,
             "errors": [{"rule": rule, "path": where, "message": message} for rule, where, message in errors],
             "normalized": normalized,
+            "format": version,
         }
         bad.write(orjson.dumps(line) + b"\n")
 

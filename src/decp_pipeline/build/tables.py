@@ -30,7 +30,8 @@ COMMON = [
     ("uid", TEXT, "buyer SIRET followed by the contract id: the key linking the tables"),
     ("id", TEXT, "the contract id given by the buyer"),
     ("source", TEXT, "the id of the source (sources.yaml) the row comes from"),
-    ("valid", BOOLEAN, "true when the record is valid against the 1.5 schema and published in decp.json"),
+    ("format", TEXT, "1.5 (published in decp.json) or 2.0 (format 2022, published in decp-2022.json)"),
+    ("valid", BOOLEAN, "true when the record is valid against the schema of its format and published"),
     ("errors", TEXT, "the schema error codes of an invalid record (RULE:PATH, separated by ' ')"),
     ("anomalies", TEXT, "quality anomaly codes (docs/build.md), separated by ' '"),
     ("nature", TEXT, "nature of the contract"),
@@ -41,6 +42,24 @@ COMMON = [
     ("lieuExecution_nom", TEXT, "place of performance: name"),
     ("dureeMois", INTEGER, "initial duration in months"),
     ("datePublicationDonnees", DATE, "date the data was first published"),
+]
+# Fields of format 2022 only (empty for 1.x rows); lists of values are joined by "; ".
+FIELDS_2022 = [
+    ("idAccordCadre", TEXT, "id of the accord-cadre a marché subséquent belongs to"),
+    ("ccag", TEXT, "the CCAG of reference"),
+    ("offresRecues", INTEGER, "number of offers received"),
+    ("marcheInnovant", BOOLEAN, "innovative contract"),
+    ("attributionAvance", BOOLEAN, "advance payment granted"),
+    ("tauxAvance", NUMBER, "advance rate"),
+    ("origineUE", NUMBER, "share of EU origin"),
+    ("origineFrance", NUMBER, "share of French origin"),
+    ("sousTraitanceDeclaree", BOOLEAN, "subcontracting declared"),
+    ("typeGroupementOperateurs", TEXT, "type of grouping of operators"),
+    ("techniques", TEXT, "purchase techniques, '; '-separated"),
+    ("modalitesExecution", TEXT, "performance arrangements, '; '-separated"),
+    ("typesPrix", TEXT, "price types, '; '-separated"),
+    ("considerationsSociales", TEXT, "social considerations, '; '-separated"),
+    ("considerationsEnvironnementales", TEXT, "environmental considerations, '; '-separated"),
 ]
 TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
     "marches": [
@@ -56,6 +75,7 @@ TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("dureeMois_actuelle", INTEGER, "duration after the last modification that changed it"),
         ("titulaires_count", INTEGER, "number of initial titulaires"),
         ("modifications_count", INTEGER, "number of modifications"),
+        *[(name, kind, f"format 2022: {text}") for name, kind, text in FIELDS_2022],
         ("file", TEXT, "the file the record was read from"),
         ("position", INTEGER, "1-based position of the record in its file"),
     ],
@@ -193,6 +213,7 @@ class TableWriter:
         anomalies: list[str],
         file: str,
         position: int,
+        version: str = "1.5",
     ) -> bool:
         """Add a record's rows; False (nothing written) when it has no uid or its contract already has a row."""
         concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
@@ -210,6 +231,7 @@ class TableWriter:
             **{name: record.get(name) for name, _, _ in TABLES["concessions" if concession else "marches"]},
             "uid": uid,
             "source": source,
+            "format": version,
             "valid": valid,
             "errors": " ".join(errors) or None,
             "anomalies": " ".join(anomalies) or None,

@@ -32,6 +32,11 @@ FIXES: dict[str, str] = {
     # shapes
     "list-unwrapped": 'a list given the XML way (`{"titulaire": [...]}`) or as a single object made a plain list',
     "empty-list": 'an empty text where a list is expected (`"modifications": ""`) is the empty list',
+    "list-wrapped": 'format 2022: a list item given bare (`[{"id": …}]`) wrapped the 2022 way '
+    '(`[{"titulaire": {"id": …}}]`)',
+    "boolean-from-text": 'format 2022: a yes/no field given as text (`"oui"`, `"false"`, `"1"`) read as a boolean',
+    "non-schema-field-dropped": "format 2022: a field the 2.0.3 schema does not define (`_type`, `uid`, `source`, "
+    "Dématis's `offresRecues_source` …) dropped, since the schema forbids it",
     "list-duplicate-item": "an item repeated identically in a list (two identical titulaires) kept once",
     "type-added": "`_type` added from the element or list the record came from (`Marché`, `Contrat de concession`)",
     "type-corrected": "`_type` in the wrong case corrected",

@@ -89,9 +89,9 @@ def fold(text: str) -> str:
 
 
 @cache
-def enums() -> dict[tuple[str, str], dict[str, str]]:
-    """For each (record kind, field name): folded label → official label, from the 1.5 schema itself."""
-    definitions = load_json_schema(VERSIONS["1.5"].json_schema)["definitions"]
+def enums(version: str = "1.5") -> dict[tuple[str, str], dict[str, str]]:
+    """For each (record kind, field name): folded label → official label, from the official schema itself."""
+    definitions = load_json_schema(VERSIONS[version].json_schema)["definitions"]
     found: dict[tuple[str, str], dict[str, str]] = {}
 
     def walk(node: Any, kind: str, name: str) -> None:
@@ -112,9 +112,11 @@ def enums() -> dict[tuple[str, str], dict[str, str]]:
 class V1Normalizer:
     """Normalizes 1.x records; `fixes` counts every repair made since the normalizer was created."""
 
+    VERSION = "1.5"
+
     def __init__(self) -> None:
         self.fixes: Counter[str] = Counter()
-        self._enums = enums()
+        self._enums = enums(self.VERSION)
         self._xml = False
 
     def normalize(self, record: Any, kind: str, *, from_xml: bool = False) -> Any:
@@ -130,6 +132,10 @@ class V1Normalizer:
         if not isinstance(record, dict):
             return record
         self._dotted_keys(record)
+        return self._repair(record, kind)
+
+    def _repair(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        """The format's own repairs, on a cleaned record."""
         self._lists(record)
         self._values(record, kind, "")
         self._type(record, kind)
@@ -243,16 +249,22 @@ class V1Normalizer:
                 for item in value:
                     if isinstance(item, dict):
                         self._values(item, kind, key)
-            elif key in NUMBER_FIELDS:
-                node[key] = self._number(key, value)
-            elif key in DATE_FIELDS:
-                node[key] = self._date(value)
-            elif key == "codeCPV":
-                node[key] = self._cpv(value)
-            elif key in TEXT_FIELDS:
-                node[key] = self._text(key, value, parent)
+            else:
+                node[key] = self._scalar(key, value, parent)
             if isinstance(node.get(key), str) and (kind, key) in self._enums:
                 node[key] = self._enum(kind, key, node[key])
+
+    def _scalar(self, key: str, value: Any, parent: str) -> Any:
+        """One value repaired according to its field."""
+        if key in NUMBER_FIELDS:
+            return self._number(key, value)
+        if key in DATE_FIELDS:
+            return self._date(value)
+        if key == "codeCPV":
+            return self._cpv(value)
+        if key in TEXT_FIELDS:
+            return self._text(key, value, parent)
+        return value
 
     def _number(self, key: str, value: Any) -> Any:
         if isinstance(value, str):

@@ -1,0 +1,179 @@
+"""The normalizer of format 2022 records (DECP 2.0), toward the official 2.0.3 JSON schema.
+
+Same principles as format 1.x (v1.py): repairs with one correct reading, each counted, nothing invented. The
+2022 shapes differ: lists wrap each item (`"titulaires": [{"titulaire": {...}}]`), multi-valued fields are
+objects holding a list (`"techniques": {"technique": [...]}`), booleans and integers are typed, and the schema
+forbids any field it does not define, so fields that are not part of the format (`_type`, `uid`, `source`,
+Dématis's `*_source`) are dropped and counted.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from decp_pipeline.normalize.v1 import V1Normalizer
+from decp_pipeline.official_schemas import VERSIONS, load_json_schema
+
+# Lists of wrapped items, and the wrapper key of their items.
+WRAPPED_LISTS = {
+    "titulaires": "titulaire",
+    "modifications": "modification",
+    "concessionnaires": "concessionnaire",
+    "actesSousTraitance": "acteSousTraitance",
+    "modificationsActesSousTraitance": "modificationActeSousTraitance",
+    "donneesExecution": "donneesAnnuelles",
+    "tarifs": "tarif",
+}
+# Objects holding one list of values.
+VALUE_LISTS = {
+    "techniques": "technique",
+    "modalitesExecution": "modaliteExecution",
+    "typesPrix": "typePrix",
+    "considerationsSociales": "considerationSociale",
+    "considerationsEnvironnementales": "considerationEnvironnementale",
+}
+# The XML schema spells one element differently from the JSON schema.
+XML_NAMES = {"modificationActesSousTraitance": "modificationActeSousTraitance"}
+INTEGER_FIELDS = frozenset({"dureeMois", "offresRecues"})
+NUMBER_FIELDS = frozenset(
+    {"montant", "tauxAvance", "origineUE", "origineFrance", "valeurGlobale", "montantSubventionPublique",
+     "depensesInvestissement", "tarif", "variationPrix"}
+)  # fmt: skip
+BOOLEAN_FIELDS = frozenset({"marcheInnovant", "attributionAvance", "sousTraitanceDeclaree"})
+TRUE = frozenset({"true", "oui", "1", "vrai"})
+FALSE = frozenset({"false", "non", "0", "faux"})
+# Objects whose `id` is a number (the modification counter), not a text.
+NUMBERED = frozenset({"modification", "modificationActeSousTraitance", "acteSousTraitance"})
+
+
+@cache
+def top_level_fields() -> dict[str, frozenset[str]]:
+    definitions = load_json_schema(VERSIONS["2.0"].json_schema)["definitions"]
+    return {kind: frozenset(definitions[kind]["properties"]) for kind in ("marche", "contrat-concession")}
+
+
+class V2Normalizer(V1Normalizer):
+    VERSION = "2.0"
+
+    def _repair(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        self._shapes(record)
+        self._values(record, kind, "")
+        allowed = top_level_fields()[kind]
+        for key in [k for k in record if k not in allowed]:
+            del record[key]
+            self.fixes["non-schema-field-dropped"] += 1
+        return record
+
+    # -- shapes -----------------------------------------------------------------------------------------------
+
+    def _shapes(self, node: dict[str, Any]) -> None:
+        for key in list(node):
+            if key in XML_NAMES:
+                node[XML_NAMES[key]] = node.pop(key)
+        for key, value in list(node.items()):
+            if key in WRAPPED_LISTS:
+                node[key] = self._unique(self._wrapped(value, WRAPPED_LISTS[key]))
+                for item in node[key] if isinstance(node[key], list) else []:
+                    if isinstance(item, dict) and isinstance(item.get(WRAPPED_LISTS[key]), dict):
+                        self._shapes(item[WRAPPED_LISTS[key]])
+            elif key in VALUE_LISTS:
+                node[key] = self._value_list(value, VALUE_LISTS[key])
+            elif isinstance(value, dict):
+                self._shapes(value)
+
+    def _wrapped(self, value: Any, item_key: str) -> Any:
+        """[{item_key: {...}}, ...] from every shape real files use."""
+        if isinstance(value, dict):
+            value = [value]
+            if not self._xml:
+                self.fixes["list-unwrapped"] += 1
+        if not isinstance(value, list):
+            return value
+        result = []
+        for item in value:
+            if isinstance(item, dict) and set(item) == {item_key}:
+                inner = item[item_key]
+                inner_items = inner if isinstance(inner, list) else [inner]
+                if isinstance(inner, list):
+                    self.fixes["list-unwrapped"] += 1
+                result.extend({item_key: i} for i in inner_items)
+            elif isinstance(item, dict):  # a bare object: the 1.x way (the XML conversion, AWS's hybrid files)
+                if not self._xml:
+                    self.fixes["list-wrapped"] += 1
+                result.append({item_key: item})
+            else:
+                result.append(item)
+        return result
+
+    def _value_list(self, value: Any, item_key: str) -> Any:
+        """{item_key: [values]} from a single value, a bare list, or {item_key: value}."""
+        if isinstance(value, dict) and set(value) == {item_key}:
+            inner = value[item_key]
+            if isinstance(inner, list):
+                return value
+            if not self._xml:
+                self.fixes["list-unwrapped"] += 1
+            return {item_key: [inner]}
+        if isinstance(value, list | str):
+            self.fixes["list-unwrapped"] += 1
+            return {item_key: value if isinstance(value, list) else [value]}
+        return value
+
+    # -- values -----------------------------------------------------------------------------------------------
+
+    def _scalar(self, key: str, value: Any, parent: str) -> Any:  # noqa: PLR0911 - one return per kind of field
+        if key == "id" and parent in NUMBERED:
+            return self._integer(value)
+        if key in INTEGER_FIELDS:
+            return self._integer(value, duration=key == "dureeMois")
+        if key in NUMBER_FIELDS:
+            return self._number(key, value)
+        if key in BOOLEAN_FIELDS:
+            return self._boolean(value)
+        if key.startswith("date"):
+            return self._date(value)
+        if key == "codeCPV":
+            return self._cpv(value)
+        if key in ("id", "code", "idAccordCadre"):
+            return self._text(key, value, parent)
+        return value
+
+    def _integer(self, value: Any, *, duration: bool = False) -> Any:
+        number = self._number("dureeMois" if duration else "offresRecues", value)
+        if isinstance(number, float) and number.is_integer():
+            return int(number)
+        return number
+
+    def _boolean(self, value: Any) -> Any:
+        if isinstance(value, str) and value.lower() in TRUE | FALSE:
+            if not self._xml:
+                self.fixes["boolean-from-text"] += 1
+            return value.lower() in TRUE
+        return value
+
+
+def flat_view(record: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A 2022 record in the 1.x shape (plain lists, `_type`), for consolidation, quality checks and tables.
+
+    Multi-valued fields (`techniques`, `typesPrix` ...) become texts joined by "; ". Never written out as a
+    record: decp-2022.json keeps the 2022 shape.
+    """
+    view = _flat(record)
+    view["_type"] = "Contrat de concession" if kind == "contrat-concession" else "Marché"
+    return view
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in WRAPPED_LISTS and isinstance(value, list):
+            item_key = WRAPPED_LISTS[key]
+            items = [i[item_key] if isinstance(i, dict) and item_key in i else i for i in value]
+            view[key] = [_flat(i) if isinstance(i, dict) else i for i in items]
+        elif key in VALUE_LISTS and isinstance(value, dict):
+            values = value.get(VALUE_LISTS[key])
+            view[key] = "; ".join(map(str, values)) if isinstance(values, list) else values
+        else:
+            view[key] = value
+    return view

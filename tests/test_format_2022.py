@@ -1,0 +1,111 @@
+"""Format 2022: normalizing to 2.0.3, the Dématis 2024 daily files end to end, decp-2022.json."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from decp_pipeline.normalize.v2 import V2Normalizer, flat_view
+from decp_pipeline.validation.files import FileValidation
+from decp_pipeline.validation.json_records import json_validator
+
+from .conftest import REAL, load
+from .test_build import build, inputs
+
+DEMATIS_2024 = load(REAL / "e-marchespublics_2024-07_dematis20.json")["marches"]["marche"]
+VALID = next(r for r in DEMATIS_2024 if json_validator("2.0").is_valid(r, "marche") and r.get("modifications"))
+
+
+def normalized(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
+    normalizer = V2Normalizer()
+    return normalizer.normalize(copy.deepcopy(record), "marche"), dict(normalizer.fixes)
+
+
+def test_a_valid_real_record_is_not_touched():
+    assert normalized(VALID) == (VALID, {})
+
+
+def test_shapes_types_and_forbidden_fields():
+    broken = copy.deepcopy(VALID)
+    broken["titulaires"] = [t["titulaire"] for t in VALID["titulaires"]]  # AWS's hybrid: 1.x-style items
+    broken["techniques"] = VALID["techniques"]["technique"][0]  # a single value
+    broken["marcheInnovant"] = "non"
+    broken["offresRecues"] = str(VALID["offresRecues"])
+    broken["modifications"][0]["modification"]["id"] = "1"
+    broken["_type"] = "Marché"
+    broken["offresRecues_source"] = "acheteur"  # Dématis's own provenance field
+    record, fixes = normalized(broken)
+    assert record == {**VALID, "marcheInnovant": False}
+    assert VALID["marcheInnovant"] is False
+    assert fixes == {
+        "list-wrapped": len(VALID["titulaires"]),
+        "list-unwrapped": 1,
+        "boolean-from-text": 1,
+        "number-from-text": 2,
+        "non-schema-field-dropped": 2,
+    }
+    assert json_validator("2.0").is_valid(record, "marche")
+
+
+def test_flat_view_for_tables_and_consolidation():
+    view = flat_view(VALID, "marche")
+    assert view["titulaires"] == [t["titulaire"] for t in VALID["titulaires"]]
+    assert view["modifications"][0] == VALID["modifications"][0]["modification"]
+    assert view["techniques"] == "; ".join(VALID["techniques"]["technique"])
+    assert view["_type"] == "Marché"
+
+
+@pytest.mark.realdata
+def test_dematis_2024_daily_files_together(tmp_path, realdata):
+    folder = realdata / "dematis-emarchespublics" / "decp-2022-boutalex"
+    files = sorted(folder.glob("*.json"))
+    raw = sum(
+        len(json.loads(f.read_text())["marches"].get(k) or []) for f in files for k in ("marche", "contrat-concession")
+    )
+    code, report, _ = build(tmp_path, "e-marchespublics", *inputs(e_marchespublics=folder))
+    counts = report["sources"]["e-marchespublics"]
+    assert code == 0
+    assert (counts["files"], counts["files_failed"], counts["read"]) == (7, 0, raw) == (7, 0, 786)
+    assert (counts["exported"], counts["rejected"], counts["duplicates"]) == (721, 6, 59)
+    # Contracts republished in several daily files (with a new modification or another date) are kept once.
+    assert counts["duplicates_by_rule"] == {"same-uid": 59}
+    assert counts["fixes"] == {"non-schema-field-dropped": 141}  # demantis.json's "_type" on every record
+    # Every rejection is a value out of range or missing: modification id 0, idAccordCadre of 20 characters ...
+    assert counts["errors"]["minimum:modifications[].modification.id"] == 3
+    dist = tmp_path / "dist"
+    validation = FileValidation(str(dist / "decp-2022.json"), "2.0")
+    assert list(validation) == []
+    assert validation.result.records == 721
+    published = json.loads((dist / "decp-2022.json").read_text())["marches"]
+    assert len(published["marche"]) + len(published.get("contrat-concession", [])) == 721
+    assert not any("uid" in r or "source" in r for r in published["marche"])  # 2.0.3 forbids them
+
+    import pandas as pd
+
+    marches = pd.read_parquet(dist / "marches.parquet")
+    assert marches["uid"].is_unique
+    assert set(marches["format"]) == {"2.0"}
+    assert int(marches["valid"].sum()) == len(published["marche"])
+    assert marches["offresRecues"].notna().all() or marches["offresRecues"].dtype.kind in "if"
+
+
+def test_1x_and_2022_samples_together(tmp_path):
+    samples = Path(__file__).resolve().parents[1] / "samples"
+    code, report, _ = build(
+        tmp_path,
+        "e-marchespublics",
+        "--input",
+        f"e-marchespublics={samples / 'e-marchespublics'}",
+        "--input",
+        f"e-marchespublics={samples / '2022' / 'e-marchespublics_2024-07.json'}",
+    )
+    assert code == 0
+    counts = report["sources"]["e-marchespublics"]
+    assert (counts["read"], counts["exported"], counts["duplicates_by_rule"]) == (75, 72, {"same-uid": 3})
+    dist = tmp_path / "dist"
+    assert len(json.loads((dist / "decp.json").read_text())["marches"]) == 29
+    assert len(json.loads((dist / "decp-2022.json").read_text())["marches"]["marche"]) == 43
