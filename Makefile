@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest
 
-# The whole pipeline, offline, on the samples of the five seed sources (samples/<source id>/).
-DEMO_INPUTS := $(foreach s,pes-marche aife e-marchespublics grandlyon marches-publics-info,--input $(s)=samples/$(s))
+# The whole pipeline, offline, on the samples of the five historical seed sources (samples/<source id>/).
+DEMO_SOURCES := pes-marche aife e-marchespublics grandlyon marches-publics-info
 
 demo: install
-	$(BIN)/decp build --offline $(DEMO_INPUTS) --data-dir data --out dist
+	$(BIN)/decp build --offline $(DEMO_SOURCES) $(foreach s,$(DEMO_SOURCES),--input $(s)=samples/$(s)) \
+		--data-dir data --out dist
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks samples

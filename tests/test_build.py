@@ -16,6 +16,8 @@ from .conftest import run_cli
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SEED = ("pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info")
+# The five seed sources from their samples (named: the other enabled sources have no sample).
+ALL_SAMPLES = [*SEED, *[a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")]]
 
 
 def build(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -51,7 +53,7 @@ def assert_valid_whole_file(path: Path) -> None:
 
 
 def test_samples_of_the_five_seed_sources(tmp_path):
-    code, report, stdout = build(tmp_path, *[a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")])
+    code, report, stdout = build(tmp_path, *ALL_SAMPLES)
     assert code == 0
     counts = {s: (c["read"], c["exported"], c["rejected"], c["duplicates"]) for s, c in report["sources"].items()}
     assert counts == {
@@ -136,7 +138,7 @@ def test_a_malformed_file_fails_alone(tmp_path):
 
 
 def test_one_source_rebuilt_the_others_reused(tmp_path):
-    build(tmp_path, *[a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")])
+    build(tmp_path, *ALL_SAMPLES)
     code, report, stdout = build(tmp_path, "grandlyon", *inputs(grandlyon=SAMPLES / "grandlyon"))
     assert code == 0
     assert set(report["sources"]) == set(SEED)
@@ -172,7 +174,10 @@ REAL_FILES = {
 
 @pytest.mark.realdata
 def test_real_2019_files(tmp_path, realdata):
-    args = [a for source, path in REAL_FILES.items() for a in ("--input", f"{source}={realdata / path}")]
+    args = [
+        *REAL_FILES,
+        *[a for source, path in REAL_FILES.items() for a in ("--input", f"{source}={realdata / path}")],
+    ]
     code, report, _ = build(tmp_path, *args)
     assert code == 0
     counts = {s: (c["read"], c["exported"], c["rejected"], c["duplicates"]) for s, c in report["sources"].items()}
@@ -304,8 +309,7 @@ def test_build_fetches_what_it_needs(tmp_path):
 
 
 def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
-    all_samples = [a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")]
-    assert build(tmp_path, *all_samples)[0] == 0
+    assert build(tmp_path, *ALL_SAMPLES)[0] == 0
     before = (tmp_path / "dist" / "decp.json").read_bytes()
     # Now the two biggest sources have nothing valid: 108 contracts would become 29.
     empty = tmp_path / "empty"
@@ -334,7 +338,10 @@ def test_real_2019_files_tables(tmp_path, realdata):
     """The done-when query: count(*) and count(distinct uid) of marches.parquet give the number of contracts."""
     import pandas as pd
 
-    args = [a for source, path in REAL_FILES.items() for a in ("--input", f"{source}={realdata / path}")]
+    args = [
+        *REAL_FILES,
+        *[a for source, path in REAL_FILES.items() for a in ("--input", f"{source}={realdata / path}")],
+    ]
     code, report, _ = build(tmp_path, *args)
     assert code == 0
     marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")

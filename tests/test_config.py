@@ -15,6 +15,7 @@ from decp_pipeline.exceptions import ConfigError
 from .conftest import run_cli
 
 SEED_IDS = ["pes-marche", "aife", "dume-api", "e-marchespublics", "grandlyon", "marches-publics-info"]
+FEEDS_2022 = ["pes-marche-2024", "marches-publics-info-2024"]
 GOOD = {
     "id": "ville-x",
     "name": "Ville X",
@@ -40,7 +41,7 @@ def problems(tmp_path: Path, *sources: dict) -> list[str]:
 
 def test_shipped_config_declares_the_seed_sources() -> None:
     config = load_config(str(PACKAGED_CONFIG))
-    assert [s.id for s in config.sources] == SEED_IDS
+    assert [s.id for s in config.sources] == SEED_IDS + FEEDS_2022
     aife = config.get("aife")
     assert aife.kind == "datagouv_dataset"
     assert aife.location["datasets"][3] == "5df410e86f44413a91d34be3"
@@ -122,9 +123,9 @@ def test_cli_lists_sources_as_a_table_and_as_json() -> None:
     assert table.exit_code == 0
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["id", "kind", "format", "enabled", "priority", "name", "location"]
-    assert [line.split()[0] for line in lines[1:]] == SEED_IDS
+    assert [line.split()[0] for line in lines[1:]] == SEED_IDS + FEEDS_2022
     document = json.loads(run_cli("sources", "--json", "--config", str(PACKAGED_CONFIG)).stdout)
-    assert [s["id"] for s in document["sources"]] == SEED_IDS
+    assert [s["id"] for s in document["sources"]] == SEED_IDS + FEEDS_2022
     assert document["sources"][4]["url"].startswith("https://download.data.grandlyon.com/")
 
 

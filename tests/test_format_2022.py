@@ -109,3 +109,36 @@ def test_1x_and_2022_samples_together(tmp_path):
     dist = tmp_path / "dist"
     assert len(json.loads((dist / "decp.json").read_text())["marches"]) == 29
     assert len(json.loads((dist / "decp-2022.json").read_text())["marches"]["marche"]) == 43
+
+
+def dume_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A real 2022 record as the DUME API sends it (the shape dp's scraper reads, docs §2.3)."""
+    top = {k: record[k] for k in ("id", "objet", "nature", "procedure", "dureeMois", "datePublicationDonnees")}
+    details = {k: v for k, v in record.items() if k not in top and k not in ("acheteur", "lieuExecution")}
+    details["idAcheteur"] = record["acheteur"]["id"]
+    details["lieuExecutionCode"] = record["lieuExecution"]["code"]
+    details["lieuExecutionTypeCode"] = record["lieuExecution"]["typeCode"]
+    details["technique"] = details.pop("techniques")["technique"]
+    details["modaliteExecution"] = details.pop("modalitesExecution")["modaliteExecution"]
+    details["typePrix"] = details.pop("typesPrix")["typePrix"]
+    details["marchesInnovant"] = details.pop("marcheInnovant")  # the API's spelling
+    details["titulaires"] = [t["titulaire"] for t in details["titulaires"]]
+    modifications = details.pop("modifications", None)
+    row = {**top, "referenceUnique": f"AIFEDUME-{record['id']}", "donneesMP": details}
+    if modifications is not None:
+        row["modifications"] = modifications
+    return row
+
+
+def test_dume_api_rows_lose_no_field(tmp_path):
+    by_uid = {r["acheteur"]["id"] + r["id"]: r for r in DEMATIS_2024 if json_validator("2.0").is_valid(r, "marche")}
+    records = list(by_uid.values())[:10]  # distinct contracts (the file republishes some)
+    day = tmp_path / "dume"
+    day.mkdir()
+    (day / "2024-07-15.json").write_text(json.dumps({"donneesEssentielles": [dume_row(r) for r in records]}))
+    code, report, _ = build(tmp_path, "dume-api", *inputs(dume_api=day))
+    assert code == 0
+    assert (report["sources"]["dume-api"]["read"], report["sources"]["dume-api"]["exported"]) == (10, 10)
+    published = json.loads((tmp_path / "dist" / "decp-2022.json").read_text())["marches"]["marche"]
+    assert sorted(published, key=lambda r: r["id"]) == sorted(records, key=lambda r: r["id"])
+    assert all("techniques" in r and "modalitesExecution" in r and "marcheInnovant" in r for r in published)

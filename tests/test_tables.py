@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .test_build import SAMPLES, SEED, build
+from .test_build import ALL_SAMPLES, build
 
 TABLES = ("marches", "concessions", "titulaires", "modifications")
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_(),
@@ -21,7 +21,7 @@ ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int6
 @pytest.fixture(scope="module")
 def samples_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     tmp_path = tmp_path_factory.mktemp("tables")
-    code, report, _ = build(tmp_path, *[a for s in SEED for a in ("--input", f"{s}={SAMPLES / s}")])
+    code, report, _ = build(tmp_path, *ALL_SAMPLES)
     assert code == 0
     return tmp_path / "dist", report
 

@@ -14,10 +14,12 @@ from typing import Any, BinaryIO
 
 from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
 from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.normalize.dume import row_to_2022
 from decp_pipeline.normalize.xml_records import element_to_dict
 from decp_pipeline.readers.json_stream import NanRepair, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import XmlReader
 
+DUME_ROWS = "donneesEssentielles"
 # Bytes XML 1.0 forbids in any encoding that is a superset of ASCII (tab, LF and CR are allowed).
 CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10, 13))
 
@@ -66,6 +68,13 @@ class RecordFile:
 
     def _json(self) -> Iterator[RawRecord]:
         layout = sniff_layout(self.path, self.nan)
+        if layout.shape == "other" and DUME_ROWS in layout.root_keys:  # a day of the DUME API (fetch/kinds/dume)
+            layout.lists = [(f"{DUME_ROWS}.item", "marche")]
+            for position, (_kind, row) in enumerate(iter_records(self.path, layout, self.nan), start=1):
+                data = row_to_2022(row) if isinstance(row, dict) else row
+                yield RawRecord(position, "marche" if isinstance(row, dict) and "donneesMP" in row else None,
+                                data, "2.0")  # fmt: skip
+            return
         if layout.shape == "other" and layout.root_type != "invalid":
             keys = ", ".join(layout.root_keys[:5]) or layout.root_type
             raise FileReadError(
