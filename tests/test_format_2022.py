@@ -73,7 +73,7 @@ def test_dematis_2024_daily_files_together(tmp_path, realdata):
     assert (counts["exported"], counts["rejected"], counts["duplicates"]) == (721, 6, 59)
     # Contracts republished in several daily files (with a new modification or another date) are kept once.
     assert counts["duplicates_by_rule"] == {"same-uid": 59}
-    assert counts["fixes"] == {"non-schema-field-dropped": 141}  # demantis.json's "_type" on every record
+X
     # Every rejection is a value out of range or missing: modification id 0, idAccordCadre of 20 characters ...
     assert counts["errors"]["minimum:modifications[].modification.id"] == 3
     dist = tmp_path / "dist"
@@ -142,3 +142,13 @@ def test_dume_api_rows_lose_no_field(tmp_path):
     published = json.loads((tmp_path / "dist" / "decp-2022.json").read_text())["marches"]["marche"]
     assert sorted(published, key=lambda r: r["id"]) == sorted(records, key=lambda r: r["id"])
     assert all("techniques" in r and "modalitesExecution" in r and "marcheInnovant" in r for r in published)
+
+
+def test_names_of_the_2_0_0_draft():
+    draft = copy.deepcopy(VALID)
+    draft["technique"] = draft.pop("techniques")["technique"]
+    draft["typePrix"] = draft.pop("typesPrix")["typePrix"]
+    draft["_type"] = "Marché"
+    record, fixes = normalized(draft)
+    assert record == VALID
+    assert fixes == {"draft-2.0.0-name": 2, "non-schema-field-dropped": 1}

@@ -37,6 +37,8 @@ FIXES: dict[str, str] = {
     "boolean-from-text": 'format 2022: a yes/no field given as text (`"oui"`, `"false"`, `"1"`) read as a boolean',
     "non-schema-field-dropped": "format 2022: a field the 2.0.3 schema does not define (`_type`, `uid`, `source`, "
     "Dématis's `offresRecues_source` …) dropped, since the schema forbids it",
+    "draft-2.0.0-name": "format 2022: a name of the 2.0.0 draft (`technique: [...]`, "
+    "`dateNotificationModificationActeSousTraitance`) renamed as 2.0.3 names it",
     "list-duplicate-item": "an item repeated identically in a list (two identical titulaires) kept once",
     "type-added": "`_type` added from the element or list the record came from (`Marché`, `Contrat de concession`)",
     "type-corrected": "`_type` in the wrong case corrected",

@@ -33,6 +33,13 @@ VALUE_LISTS = {
     "considerationsSociales": "considerationSociale",
     "considerationsEnvironnementales": "considerationEnvironnementale",
 }
+# Names of the 2.0.0 draft (fcp tag 2.0.0, March 2023), which files were produced against: singular value
+# lists at the top level, and longer sub-contracting modification date names.
+DRAFT_VALUE_LISTS = {"technique": "techniques", "modaliteExecution": "modalitesExecution", "typePrix": "typesPrix"}
+DRAFT_NAMES = {
+    "dateNotificationModificationActeSousTraitance": "dateNotificationModificationSousTraitance",
+    "datePublicationDonneesModificationActeSousTraitance": "datePublicationDonnees",
+}
 # The XML schema spells one element differently from the JSON schema.
 XML_NAMES = {"modificationActesSousTraitance": "modificationActeSousTraitance"}
 INTEGER_FIELDS = frozenset({"dureeMois", "offresRecues"})
@@ -57,6 +64,10 @@ class V2Normalizer(V1Normalizer):
     VERSION = "2.0"
 
     def _repair(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
+        for draft, name in DRAFT_VALUE_LISTS.items():
+            if draft in record and name not in record:
+                record[name] = self._value_list(record.pop(draft), draft, counted=False)
+                self.fixes["draft-2.0.0-name"] += 1
         self._shapes(record)
         self._values(record, kind, "")
         allowed = top_level_fields()[kind]
@@ -71,6 +82,9 @@ class V2Normalizer(V1Normalizer):
         for key in list(node):
             if key in XML_NAMES:
                 node[XML_NAMES[key]] = node.pop(key)
+            elif key in DRAFT_NAMES and DRAFT_NAMES[key] not in node:
+                node[DRAFT_NAMES[key]] = node.pop(key)
+                self.fixes["draft-2.0.0-name"] += 1
         for key, value in list(node.items()):
             if key in WRAPPED_LISTS:
                 node[key] = self._unique(self._wrapped(value, WRAPPED_LISTS[key]))
@@ -106,7 +120,7 @@ class V2Normalizer(V1Normalizer):
                 result.append(item)
         return result
 
-    def _value_list(self, value: Any, item_key: str) -> Any:
+    def _value_list(self, value: Any, item_key: str, *, counted: bool = True) -> Any:
         """{item_key: [values]} from a single value, a bare list, or {item_key: value}."""
         if isinstance(value, dict) and set(value) == {item_key}:
             inner = value[item_key]
@@ -116,7 +130,8 @@ class V2Normalizer(V1Normalizer):
                 self.fixes["list-unwrapped"] += 1
             return {item_key: [inner]}
         if isinstance(value, list | str):
-            self.fixes["list-unwrapped"] += 1
+            if counted:
+                self.fixes["list-unwrapped"] += 1
             return {item_key: value if isinstance(value, list) else [value]}
         return value
 
