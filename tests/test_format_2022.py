@@ -73,7 +73,8 @@ def test_dematis_2024_daily_files_together(tmp_path, realdata):
     assert (counts["exported"], counts["rejected"], counts["duplicates"]) == (721, 6, 59)
     # Contracts republished in several daily files (with a new modification or another date) are kept once.
     assert counts["duplicates_by_rule"] == {"same-uid": 59}
-X
+    # demantis.json's "_type" on every record; two sub-contracting modifications with the 2.0.0 draft's names.
+    assert counts["fixes"] == {"non-schema-field-dropped": 141, "draft-2.0.0-name": 2}
     # Every rejection is a value out of range or missing: modification id 0, idAccordCadre of 20 characters ...
     assert counts["errors"]["minimum:modifications[].modification.id"] == 3
     dist = tmp_path / "dist"
