@@ -92,6 +92,18 @@ def test_dematis_2024_daily_files_together(tmp_path, realdata):
     assert set(marches["format"]) == {"2.0"}
     assert int(marches["valid"].sum()) == len(published["marche"])
     assert marches["offresRecues"].notna().all() or marches["offresRecues"].dtype.kind in "if"
+    # Sub-contracting and multi-valued fields, which a peer drops, are linked tables.
+    acts = pd.read_parquet(dist / "actes_sous_traitance.parquet")
+    assert len(acts) == report["tables"]["actes_sous_traitance"] == 199
+    assert set(acts["uid"]) <= set(marches["uid"])
+    lists = pd.read_parquet(dist / "listes.parquet")
+    assert lists.groupby("champ").size().to_dict() == {
+        "considerationsEnvironnementales": 760,
+        "considerationsSociales": 736,
+        "modalitesExecution": 724,
+        "techniques": 724,
+        "typesPrix": 724,
+    }
 
 
 def test_1x_and_2022_samples_together(tmp_path):

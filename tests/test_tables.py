@@ -13,7 +13,7 @@ import pytest
 
 from .test_build import ALL_SAMPLES, build
 
-TABLES = ("marches", "concessions", "titulaires", "modifications")
+TABLES = ("marches", "concessions", "titulaires", "actes_sous_traitance", "listes", "modifications")
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_(),
                "date": pa.date32()}  # fmt: skip
 

@@ -4,6 +4,8 @@
     concessions    one row per contrat de concession (uid unique), with its own columns
     titulaires     one row per winner (titulaire or concessionnaire), initial or added by a modification
     modifications  one row per modification, numbered from 1 in publication order
+    actes_sous_traitance  format 2022: one row per acte spécial de sous-traitance or modification of one
+    listes         format 2022: one row per value of a multi-valued field (techniques, typesPrix ...)
 
 Tables are linked by `uid`. Records left out of decp.json appear too, with `valid = false` and their error
 codes, when they can be identified (a buyer SIRET and an `id`) and their contract has no valid row; the others
@@ -104,6 +106,29 @@ TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("titulaire_id", TEXT, "identifier (SIRET ...)"),
         ("denominationSociale", TEXT, "company name"),
     ],
+    "actes_sous_traitance": [
+        ("uid", TEXT, "the marché (marches.uid), format 2022"),
+        ("acte", TEXT, "acte (an acte spécial de sous-traitance) or modification (a modification of one)"),
+        ("id", INTEGER, "number of the acte spécial de sous-traitance"),
+        ("sousTraitant_typeIdentifiant", TEXT, "type of identifier of the subcontractor"),
+        ("sousTraitant_id", TEXT, "identifier of the subcontractor"),
+        ("dureeMois", INTEGER, "duration in months (new duration for a modification)"),
+        ("dateNotification", DATE, "notification date (of the modification, for a modification)"),
+        ("datePublicationDonnees", DATE, "publication date"),
+        ("montant", NUMBER, "amount, euros excluding VAT (new amount for a modification)"),
+        ("variationPrix", TEXT, "price variation"),
+    ],
+    "listes": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid), format 2022"),
+        (
+            "champ",
+            TEXT,
+            "the multi-valued field: techniques, modalitesExecution, typesPrix, considerationsSociales, "
+            "considerationsEnvironnementales",
+        ),
+        ("rang", INTEGER, "1-based rank of the value in its list"),
+        ("valeur", TEXT, "the value"),
+    ],
     "modifications": [
         ("uid", TEXT, "the contract (marches.uid or concessions.uid)"),
         ("numero", INTEGER, "1-based number of the modification, in the order published"),
@@ -196,7 +221,7 @@ class _Table:
 
 
 class TableWriter:
-    """Receives records (valid or not) and writes the four tables; `files()` maps final names to temporaries."""
+    """Receives records (valid or not) and writes the tables; `close()` maps final names to temporaries."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -255,6 +280,7 @@ class TableWriter:
         self.tables["concessions" if concession else "marches"].add(row)
         role = "concessionnaire" if concession else "titulaire"
         self._holders(uid, role, 0, holders)
+        self._format_2022_lists(uid, record)
         for number, modification in enumerate(modifications, start=1):
             listed = [h for h in modification.get(holders_key) or [] if isinstance(h, dict)]
             self.tables["modifications"].add(
@@ -262,6 +288,29 @@ class TableWriter:
             )
             self._holders(uid, role, number, listed)
         return True
+
+    def _format_2022_lists(self, uid: str, record: dict[str, Any]) -> None:
+        """Format 2022: the values of multi-valued fields, and the actes spéciaux de sous-traitance."""
+        for field, values in (record.get("_lists") or {}).items():
+            for rank, value in enumerate(values, start=1):
+                self.tables["listes"].add({"uid": uid, "champ": field, "rang": rank, "valeur": value})
+        for name, acts in (("acte", "actesSousTraitance"), ("modification", "modificationsActesSousTraitance")):
+            for act in record.get(acts) or []:
+                if not isinstance(act, dict):
+                    continue
+                contractor = act.get("sousTraitant") if isinstance(act.get("sousTraitant"), dict) else {}
+                self.tables["actes_sous_traitance"].add(
+                    {
+                        **act,
+                        "uid": uid,
+                        "acte": name,
+                        "sousTraitant_typeIdentifiant": contractor.get("typeIdentifiant"),
+                        "sousTraitant_id": contractor.get("id"),
+                        "dateNotification": act.get(
+                            "dateNotification", act.get("dateNotificationModificationSousTraitance")
+                        ),
+                    }
+                )
 
     def _holders(self, uid: str, role: str, modification: int, holders: list[dict[str, Any]]) -> None:
         for rank, holder in enumerate(holders, start=1):

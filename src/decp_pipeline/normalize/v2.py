@@ -45,7 +45,7 @@ XML_NAMES = {"modificationActesSousTraitance": "modificationActeSousTraitance"}
 INTEGER_FIELDS = frozenset({"dureeMois", "offresRecues"})
 NUMBER_FIELDS = frozenset(
     {"montant", "tauxAvance", "origineUE", "origineFrance", "valeurGlobale", "montantSubventionPublique",
-     "depensesInvestissement", "tarif", "variationPrix"}
+     "depensesInvestissement", "tarif"}
 )  # fmt: skip
 BOOLEAN_FIELDS = frozenset({"marcheInnovant", "attributionAvance", "sousTraitanceDeclaree"})
 TRUE = frozenset({"true", "oui", "1", "vrai"})
@@ -171,11 +171,16 @@ class V2Normalizer(V1Normalizer):
 def flat_view(record: dict[str, Any], kind: str) -> dict[str, Any]:
     """A 2022 record in the 1.x shape (plain lists, `_type`), for consolidation, quality checks and tables.
 
-    Multi-valued fields (`techniques`, `typesPrix` ...) become texts joined by "; ". Never written out as a
-    record: decp-2022.json keeps the 2022 shape.
+    Multi-valued fields (`techniques`, `typesPrix` ...) become texts joined by "; ", their values kept as lists
+    under `_lists` (for the `listes` table). Never written out as a record: decp-2022.json keeps the 2022 shape.
     """
     view = _flat(record)
     view["_type"] = "Contrat de concession" if kind == "contrat-concession" else "Marché"
+    view["_lists"] = {
+        key: value[VALUE_LISTS[key]]
+        for key, value in record.items()
+        if key in VALUE_LISTS and isinstance(value, dict) and isinstance(value.get(VALUE_LISTS[key]), list)
+    }
     return view
 
 
