@@ -351,3 +351,27 @@ def test_real_2019_files_tables(tmp_path, realdata):
     published = decp_records(tmp_path)
     assert int(marches["valid"].sum()) + int(concessions["valid"].sum()) == len(published) == 6200
     assert report["tables"]["marches"] == len(marches)
+
+
+def test_unchanged_files_are_not_read_again(tmp_path):
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    sample = SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json"
+    shutil.copy(sample, folder / "2019-03.json")
+    shutil.copy(SAMPLES / "e-marchespublics" / "e-marchespublics_2019-04-03_excerpt.json", folder / "2019-04.json")
+    args = ("build", "-v", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
+            "marches-publics-info", "--input", f"marches-publics-info={folder}")  # fmt: skip
+    first = run_cli(*args)
+    assert "2019-03.json: 49 read" in first.stderr
+    report = (tmp_path / "dist" / "report.json").read_text()
+    second = run_cli(*args)
+    assert second.exit_code == 0
+    assert "read" not in second.stderr.replace("reading", "")  # no file was parsed
+    assert "2 of 2 file(s) unchanged, their results reused" in second.stderr
+    assert json.loads((tmp_path / "dist" / "report.json").read_text())["total"] == json.loads(report)["total"]
+    # One file changed: only that one is read again.
+    (folder / "2019-04.json").write_bytes((folder / "2019-04.json").read_bytes() + b"\n")
+    third = run_cli(*args)
+    assert "2019-04.json: 30 read" in third.stderr
+    assert "2019-03.json: 49 read" not in third.stderr
+    assert "1 of 2 file(s) unchanged" in third.stderr

@@ -55,3 +55,18 @@ def test_la_poste_sirets_are_not_flagged():
 def test_every_anomaly_is_documented():
     text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
     assert set(re.findall(r"^\| `([a-z0-9-]+)` \| (?:warning|error) \|", text, re.M)) == set(ANOMALIES)
+
+
+@pytest.mark.realdata
+def test_siret_check_agrees_with_python_stdnum_on_every_real_siret(realdata):
+    from stdnum.fr import siret
+
+    from decp_pipeline.build.quality import siret_is_valid
+
+    found: set[str] = set()
+    for path in [*realdata.rglob("*.json"), *realdata.rglob("*.xml")]:
+        found.update(re.findall(r"(?<![0-9])[0-9]{14}(?![0-9])", path.read_text(encoding="utf-8", errors="replace")))
+    found |= {"35600000000048", "35600000049837", "35600000049838", "73282932000074", "00000000000000"}
+    assert len(found) > 9_000
+    disagreements = [s for s in found if siret_is_valid(s) != siret.is_valid(s)]
+    assert disagreements == []

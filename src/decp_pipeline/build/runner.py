@@ -88,7 +88,10 @@ def build(
             progress(f"{source.id}: FAILED: {failed[source.id]}")
             continue
         progress(f"{source.id}: reading {len(files)} file(s)")
-        SourceStage(source.id, data_dir, progress).run(files)
+        stage = SourceStage(source.id, data_dir, progress)
+        stage.run(files)
+        if stage.reused_files:
+            progress(f"{source.id}: {stage.reused_files} of {len(files)} file(s) unchanged, their results reused")
         staged.append(source.id)
     reused = [s.id for s in config.sources if s.enabled and s.id not in {x.id for x in selected}]
     priorities = _priorities(config.sources, [*staged, *reused])

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import orjson
 
+from decp_pipeline import __version__
 from decp_pipeline.build.reading import RawRecord, RecordFile
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
@@ -33,6 +34,33 @@ from decp_pipeline.normalize.v2 import V2Normalizer
 from decp_pipeline.validation.json_records import json_validator
 
 SPOOL_SIZE = 16 * 1024 * 1024
+HASH_CHUNK = 1 << 20
+
+
+def _code_version() -> str:
+    """The version of the code that turns a raw file into normalized records: a cached result is reused only
+    when it was produced by the same code (the package version and the source of the modules involved)."""
+    digest = hashlib.sha1(__version__.encode(), usedforsecurity=False)
+    package = Path(__file__).resolve().parents[1]
+    for relative in ("build/stage.py", "build/reading.py", "normalize", "readers", "official_schemas.py", "schemas"):
+        target = package / relative
+        for file in sorted(target.rglob("*") if target.is_dir() else [target]):
+            if file.is_file() and file.suffix in (".py", ".json", ".xsd"):
+                digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = _code_version()
+
+
+def file_sha1(path: str) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 _INDEX = re.compile(r"\[\d+\]")
 
 
@@ -112,15 +140,17 @@ class SourceStage:
         self.validator_2022 = json_validator("2.0")
         self.after = [*AFTER.get(source, []), *AFTER_ALL]
         self._seen: set[bytes] = set()
+        self.reused_files = 0  # files whose cached result was used instead of reading them
 
     def run(self, files: Iterable[str]) -> Counts:
         final = stage_dir(self.data_dir, self.source)
         final.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{self.source}.", dir=final.parent))
+        used: set[str] = set()
         try:
             with open(work / "records.jsonl", "wb") as records, open(work / "rejected.jsonl", "wb") as rejected:
                 for path in files:
-                    self._file(path, records, rejected)
+                    used.add(self._file(path, records, rejected).name)
             (work / "counts.json").write_text(json.dumps(self.counts.to_dict(), ensure_ascii=False, indent=1))
             if final.exists():
                 old = final.with_name(f".{self.source}.old")
@@ -132,11 +162,32 @@ class SourceStage:
                 os.replace(work, final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        self._prune(used)
         return self.counts
 
-    def _file(self, path: str, records: IO[bytes], rejected: IO[bytes]) -> None:
-        self.counts.files += 1
-        counts = Counts()
+    # -- one file: its result is cached, keyed by the file's content and the code that read it -------------------
+
+    def _file(self, path: str, records: IO[bytes], rejected: IO[bytes]) -> Path:
+        try:
+            checksum = file_sha1(path)
+        except OSError as e:
+            checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
+            cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
+            self._write_cache(cached, path, self._failed_counts(path, e), None, None)
+            return self._merge(cached, path, records, rejected)
+        cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
+        if (cached / "counts.json").is_file():
+            self.reused_files += 1
+        else:
+            self._process(path, cached)
+        return self._merge(cached, path, records, rejected)
+
+    def _cache_root(self) -> Path:
+        return self.data_dir / "cache" / "normalized" / self.source
+
+    def _process(self, path: str, cached: Path) -> None:
+        """Read, normalize and validate one file into its cache folder (`counts.json` last: the commit mark)."""
+        counts = Counts(files=1)
         fixes_before = Counter(self.normalizer.fixes)
         digests: set[bytes] = set()
         record_file = RecordFile(path)
@@ -151,33 +202,80 @@ class SourceStage:
                     counts.read += 1
                     self._record(raw, path, context, counts, digests, good, bad)
             except (MalformedFileError, OSError) as e:
-                self._fail_file(path, e)
                 self.normalizer.fixes.clear()  # in place: both normalizers share this counter
                 self.normalizer.fixes.update(fixes_before)
+                self._write_cache(cached, path, self._failed_counts(path, e), None, None)
                 return
-            self.counts.add(counts)
             if record_file.control_characters:
-                self.counts.fixes["xml-control-characters"] += record_file.control_characters
+                counts.fixes["xml-control-characters"] += record_file.control_characters
             if record_file.nan.count:
-                self.counts.fixes["nan-as-absent"] += record_file.nan.count
-            self._seen |= digests
-            for spool, out in ((good, records), (bad, rejected)):
-                spool.seek(0)
-                shutil.copyfileobj(spool, out)
-        self.counts.fixes.update(self.normalizer.fixes - fixes_before)
+                counts.fixes["nan-as-absent"] += record_file.nan.count
+            counts.fixes.update(self.normalizer.fixes - fixes_before)
+            self._write_cache(cached, path, counts, good, bad)
         self.progress(
             f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, {counts.rejected} rejected"
         )
 
-    def _fail_file(self, path: str, error: Exception) -> None:
-        self.counts.files_failed += 1
+    def _write_cache(
+        self, cached: Path, path: str, counts: Counts, good: IO[bytes] | None, bad: IO[bytes] | None
+    ) -> None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".", dir=cached.parent))
+        try:
+            for name, spool in (("records.jsonl", good), ("rejected.jsonl", bad)):
+                with open(work / name, "wb") as out:
+                    if spool is not None:
+                        spool.seek(0)
+                        shutil.copyfileobj(spool, out)
+            (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
+            shutil.rmtree(cached, ignore_errors=True)
+            os.replace(work, cached)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _merge(self, cached: Path, path: str, records: IO[bytes], rejected: IO[bytes]) -> Path:
+        """A file's cached result into the stage, under its current path; exact copies of earlier files dropped."""
+        counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
+        for failed in counts.failed_files:
+            failed["file"] = path
+            self.progress(f"{self.source}: {path}: FAILED: {failed['error']}")
+        with open(cached / "records.jsonl", "rb") as lines:
+            for line in lines:
+                item = orjson.loads(line)
+                digest = bytes.fromhex(item["digest"])
+                if digest in self._seen:
+                    counts.exported -= 1
+                    counts.duplicates += 1
+                    counts.duplicates_by_rule["exact-copy"] += 1
+                    continue
+                self._seen.add(digest)
+                item["file"] = path
+                records.write(orjson.dumps(item) + b"\n")
+        with open(cached / "rejected.jsonl", "rb") as lines:
+            for line in lines:
+                item = orjson.loads(line)
+                item["file"] = path
+                rejected.write(orjson.dumps(item) + b"\n")
+        self.counts.add(counts)
+        return cached
+
+    def _prune(self, used: set[str]) -> None:
+        """Cached results of files this source no longer has (or read by an older version) are removed."""
+        root = self._cache_root()
+        if root.is_dir():
+            for entry in root.iterdir():
+                if entry.name not in used and not entry.name.startswith("."):
+                    shutil.rmtree(entry, ignore_errors=True)
+
+    def _failed_counts(self, path: str, error: Exception) -> Counts:
+        counts = Counts(files=1, files_failed=1)
         where = ""
         if isinstance(error, MalformedFileError) and error.line:
             where = f"line {error.line}" + (f", column {error.column}" if error.column else "") + ": "
         message = f"{where}{error.message if isinstance(error, MalformedFileError) else error}"
-        self.counts.failed_files.append({"file": path, "error": message})
-        self.counts.errors["file-unreadable"] += 1
-        self.progress(f"{self.source}: {path}: FAILED: {message}")
+        counts.failed_files.append({"file": path, "error": message})
+        counts.errors["file-unreadable"] += 1
+        return counts
 
     def _record(
         self,
@@ -224,7 +322,7 @@ class SourceStage:
     ) -> None:
         """A valid record into the stage, unless it is an exact copy of one already kept."""
         digest = record_digest(record)
-        if digest in digests or digest in self._seen:
+        if digest in digests:
             counts.duplicates += 1
             counts.duplicates_by_rule["exact-copy"] += 1
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,13 @@ FRICTIONLESS_TYPES = {TEXT: "string", NUMBER: "number", INTEGER: "integer", BOOL
 
 
 def _date(value: Any) -> datetime.date | None:
-    if not isinstance(value, str) or len(value) < 10:
+    return _parse_date(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_date(value: str) -> datetime.date | None:
+    """Dates repeat a lot (a few thousand distinct days): parsed once each."""
+    if len(value) < 10:
         return None
     try:
         return datetime.date.fromisoformat(value[:10])
@@ -171,7 +178,9 @@ def _integer(value: Any) -> int | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
+    if type(value) is str or value is None:
+        return value
+    if isinstance(value, dict | list):
         return None
     return str(value)
 
@@ -204,10 +213,10 @@ class _Table:
     def flush(self) -> None:
         if not self.rows:
             return
-        arrays = [
-            pa.array([CONVERT[kind](row.get(column)) for row in self.rows], type=kind)
-            for column, kind, _ in self.columns
-        ]
+        arrays = []
+        for column, kind, _ in self.columns:
+            convert = CONVERT[kind]
+            arrays.append(pa.array([convert(row.get(column)) for row in self.rows], type=kind))
         batch = pa.record_batch(arrays, schema=self.schema)
         self._csv.write_batch(batch)
         self._parquet.write_batch(batch)
