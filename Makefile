@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint clean
+.PHONY: install test demo lint bench clean
 
 install: $(STAMP)
 
@@ -24,9 +24,16 @@ demo: install
 	$(BIN)/decp build --offline $(DEMO_SOURCES) $(foreach s,$(DEMO_SOURCES),--input $(s)=samples/$(s)) \
 		--data-dir data --out dist
 
+# Not part of `make test`: generates a corpus (10 % of national size by default) and times the build.
+# Full size: make bench BENCH_ARGS="--contracts 1500000 --files 5000"
+BENCH_ARGS ?= --contracts 150000 --files 500
+
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
 lint: install
-	$(BIN)/ruff check src tests benchmarks samples
-	$(BIN)/ruff format --check src tests benchmarks samples
+	$(BIN)/ruff check src tests benchmarks samples bench
+	$(BIN)/ruff format --check src tests benchmarks samples bench
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info src/*.egg-info .pytest_cache

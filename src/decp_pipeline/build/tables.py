@@ -202,10 +202,13 @@ class _Table:
         self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
         self.rows: list[dict[str, Any]] = []
         self.count = 0
+        self.date_columns = [column for column, kind, _ in self.columns if kind == DATE]
         self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
         self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
 
     def add(self, row: dict[str, Any]) -> None:
+        for column in self.date_columns:  # the one type pyarrow cannot take from the record as it is
+            row[column] = _date(row.get(column))
         self.rows.append(row)
         if len(self.rows) >= BATCH_ROWS:
             self.flush()
@@ -213,11 +216,20 @@ class _Table:
     def flush(self) -> None:
         if not self.rows:
             return
+        try:  # valid records have the right types already: pyarrow converts the batch in C++
+            batch = pa.RecordBatch.from_pylist(self.rows, schema=self.schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            batch = self._converted_batch()  # a rejected record with a number as text, a text as number ...
+        self._write(batch)
+
+    def _converted_batch(self) -> pa.RecordBatch:
         arrays = []
         for column, kind, _ in self.columns:
             convert = CONVERT[kind]
             arrays.append(pa.array([convert(row.get(column)) for row in self.rows], type=kind))
-        batch = pa.record_batch(arrays, schema=self.schema)
+        return pa.record_batch(arrays, schema=self.schema)
+
+    def _write(self, batch: pa.RecordBatch) -> None:
         self._csv.write_batch(batch)
         self._parquet.write_batch(batch)
         self.count += len(self.rows)
@@ -262,7 +274,7 @@ class TableWriter:
         modifications = [m for m in record.get("modifications") or [] if isinstance(m, dict)]
         place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
         row = {
-            **{name: record.get(name) for name, _, _ in TABLES["concessions" if concession else "marches"]},
+            **record,
             "uid": uid,
             "source": source,
             "format": version,

@@ -1,0 +1,142 @@
+"""Time `decp build` on a generated corpus against the parse-only floor; check the counts.
+
+    make bench                                   # 150,000 contracts in 500 files (10 % of national size)
+    .venv/bin/python bench/run.py --contracts 1500000 --files 5000
+
+In one run, on the same files: (a) the parse-only floor: every file parsed by the fastest reader available
+(orjson for JSON, lxml for XML) and discarded, in one process; (b) `decp build --offline` end to end on a fresh
+data dir; (c) the same build again, nothing changed; (d) again after one file changed. Each step's wall time,
+records per second and peak resident memory (of the child process) are printed and written to
+bench/results.json with the machine's description, and the build's counts are compared with the generator's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DECP = ROOT / ".venv" / "bin" / "decp"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+FLOOR = """
+import sys, orjson
+from pathlib import Path
+from lxml import etree
+n = 0
+for path in sorted(Path(sys.argv[1]).rglob("*")):
+    if path.suffix == ".json":
+        orjson.loads(path.read_bytes()); n += 1
+    elif path.suffix == ".xml":
+        etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True)); n += 1
+print(n)
+"""
+
+
+def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Wall seconds, peak RSS (MiB) of the child, and its result. Peak via wait4 (this child only)."""
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.monotonic() - started
+    stdout, stderr = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    code = os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_maxrss / 1024, subprocess.CompletedProcess(command, code, stdout, stderr)
+
+
+def machine() -> dict[str, object]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(memory, 1), "python": sys.version.split()[0],
+            "system": platform.platform()}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--contracts", type=int, default=150_000)
+    parser.add_argument("--files", type=int, default=500)
+    parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
+    args = parser.parse_args()
+    corpus = args.work / f"corpus-{args.contracts}-{args.files}"
+    if not (corpus / "expected.json").is_file():
+        print(f"generating {corpus} ...", flush=True)
+        subprocess.run([str(PYTHON), str(ROOT / "bench" / "generate.py"), "--contracts", str(args.contracts),
+                        "--files", str(args.files), "--out", str(corpus)], check=True)  # fmt: skip
+    expected = json.loads((corpus / "expected.json").read_text())
+    sources = list(expected["sources"])
+    records = sum(s["read"] for s in expected["sources"].values())
+    data, out = args.work / "data", args.work / "dist"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    build = [str(DECP), "build", "-q", "--offline", "--data-dir", str(data), "--out", str(out), *sources]
+    build += [a for s in sources for a in ("--input", f"{s}={corpus / s}")]
+    rows = []
+
+    seconds, peak, result = timed([str(PYTHON), "-c", FLOOR, str(corpus)])
+    rows.append(("a. parse-only floor", seconds, peak, result.returncode))
+    for name in ("b. decp build (full)", "c. re-run, nothing changed"):
+        seconds, peak, result = timed(build)
+        rows.append((name, seconds, peak, result.returncode))
+        if result.returncode:
+            print(result.stdout, result.stderr)
+    changed = sorted((corpus / sources[0]).iterdir())[0]
+    original = changed.read_bytes()
+    changed.write_bytes(original + b"\n")
+    try:
+        seconds, peak, result = timed(build)
+    finally:
+        changed.write_bytes(original)
+    rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
+
+    report = json.loads((out / "report.json").read_text())
+    mismatches = {
+        source: {k: (report["sources"][source][k], want[k]) for k in ("read", "exported", "rejected", "duplicates")
+                 if report["sources"][source][k] != want[k]}
+        for source, want in expected["sources"].items()
+    }  # fmt: skip
+    mismatches = {s: m for s, m in mismatches.items() if m}
+    full = rows[1][1]
+    files = sum(s["files"] for s in expected["sources"].values())
+    print(f"\n{args.contracts:,} contracts, {records:,} records, {files} files; machine: {machine()['cpu']}")
+    print(f"{'step':<30} {'seconds':>9} {'records/s':>11} {'peak MiB':>9} {'vs full':>8} {'exit':>5}")
+    for name, seconds, peak, code in rows:
+        print(f"{name:<30} {seconds:>9.1f} {records / seconds:>11,.0f} {peak:>9.0f} {seconds / full:>8.2f} {code:>5}")
+    print(f"full build / parse floor: {full / rows[0][1]:.1f}")
+    print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
+    results = {
+        "machine": machine(),
+        "contracts": args.contracts,
+        "records": records,
+        "files": files,
+        "steps": [
+            {
+                "step": n,
+                "seconds": round(s, 2),
+                "records_per_second": round(records / s),
+                "peak_mib": round(p),
+                "exit": c,
+            }
+            for n, s, p, c in rows
+        ],
+        "full_over_floor": round(full / rows[0][1], 2),
+        "counts_match": not mismatches,
+        "mismatches": mismatches,
+    }
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
