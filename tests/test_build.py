@@ -375,3 +375,27 @@ def test_unchanged_files_are_not_read_again(tmp_path):
     assert "2019-04.json: 30 read" in third.stderr
     assert "2019-03.json: 49 read" not in third.stderr
     assert "1 of 2 file(s) unchanged" in third.stderr
+
+
+def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
+    """The worker processes produce exactly what one process produces (counts and published records)."""
+    from decp_pipeline.build import stage
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for source in ("marches-publics-info", "e-marchespublics"):
+        for path in (SAMPLES / source).iterdir():
+            shutil.copy(path, folder / path.name)
+    results = []
+    for workers, minimum in ((1, stage.PARALLEL_MIN_BYTES), (2, 0)):
+        monkeypatch.setattr(stage, "WORKERS", workers)
+        monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", minimum)
+        run = tmp_path / f"run{workers}"
+        code, report, _ = build(run, "grandlyon", *inputs(grandlyon=folder))
+        assert code == 0
+        results.append((report["total"], (run / "dist" / "decp.json").read_bytes()))
+    assert results[0][1] == results[1][1]
+    assert {k: v for k, v in results[0][0].items() if k != "failed_files"} == {
+        k: v for k, v in results[1][0].items() if k != "failed_files"
+    }
+    assert results[0][0]["read"] == 79

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +35,19 @@ from decp_pipeline.normalize.v2 import V2Normalizer
 from decp_pipeline.validation.json_records import json_validator
 
 SPOOL_SIZE = 16 * 1024 * 1024
+# Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
+# is enough to read for starting processes to pay.
+WORKERS = int(os.environ.get("DECP_WORKERS") or os.cpu_count() or 1)
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+def _size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 HASH_CHUNK = 1 << 20
 
 
@@ -145,12 +159,13 @@ class SourceStage:
     def run(self, files: Iterable[str]) -> Counts:
         final = stage_dir(self.data_dir, self.source)
         final.parent.mkdir(parents=True, exist_ok=True)
+        planned = [(path, self._cached_path(path)) for path in files]
+        self._read_new_files(planned)
         work = Path(tempfile.mkdtemp(prefix=f".{self.source}.", dir=final.parent))
-        used: set[str] = set()
         try:
             with open(work / "records.jsonl", "wb") as records, open(work / "rejected.jsonl", "wb") as rejected:
-                for path in files:
-                    used.add(self._file(path, records, rejected).name)
+                for path, cached in planned:
+                    self._merge(cached, path, records, rejected)
             (work / "counts.json").write_text(json.dumps(self.counts.to_dict(), ensure_ascii=False, indent=1))
             if final.exists():
                 old = final.with_name(f".{self.source}.old")
@@ -162,25 +177,40 @@ class SourceStage:
                 os.replace(work, final)
         finally:
             shutil.rmtree(work, ignore_errors=True)
-        self._prune(used)
+        self._prune({cached.name for _, cached in planned})
         return self.counts
 
     # -- one file: its result is cached, keyed by the file's content and the code that read it -------------------
 
-    def _file(self, path: str, records: IO[bytes], rejected: IO[bytes]) -> Path:
+    def _cached_path(self, path: str) -> Path:
+        """Where the file's result is (or will be) cached; an unreadable file's failure is cached at once."""
         try:
-            checksum = file_sha1(path)
+            return self._cache_root() / f"{file_sha1(path)}-{CODE_VERSION}"
         except OSError as e:
             checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
             cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
             self._write_cache(cached, path, self._failed_counts(path, e), None, None)
-            return self._merge(cached, path, records, rejected)
-        cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
-        if (cached / "counts.json").is_file():
-            self.reused_files += 1
+            return cached
+
+    def _read_new_files(self, planned: list[tuple[str, Path]]) -> None:
+        """Read the files with no cached result, on every core when there are several (one process each)."""
+        new = [(path, cached) for path, cached in planned if not (cached / "counts.json").is_file()]
+        self.reused_files = len(planned) - len(new)
+        workers = min(WORKERS, len(new))
+        if workers > 1 and sum(_size(path) for path, _ in new) >= PARALLEL_MIN_BYTES:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for _ in pool.map(
+                    _process_in_worker,
+                    *zip(*[(self.source, str(self.data_dir), p, str(c)) for p, c in new], strict=True),
+                ):
+                    pass
         else:
-            self._process(path, cached)
-        return self._merge(cached, path, records, rejected)
+            for path, cached in new:
+                self._process(path, cached)
+        for path, cached in new:
+            counts = json.loads((cached / "counts.json").read_text(encoding="utf-8"))
+            self.progress(f"  {self.source}: {path}: {counts['read']} read, {counts['exported']} valid, "
+                          f"{counts['rejected']} rejected")  # fmt: skip
 
     def _cache_root(self) -> Path:
         return self.data_dir / "cache" / "normalized" / self.source
@@ -233,7 +263,7 @@ class SourceStage:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _merge(self, cached: Path, path: str, records: IO[bytes], rejected: IO[bytes]) -> Path:
+    def _merge(self, cached: Path, path: str, records: IO[bytes], rejected: IO[bytes]) -> None:
         """A file's cached result into the stage, under its current path; exact copies of earlier files dropped."""
         counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
         for failed in counts.failed_files:
@@ -257,7 +287,6 @@ class SourceStage:
                 item["file"] = path
                 rejected.write(orjson.dumps(item) + b"\n")
         self.counts.add(counts)
-        return cached
 
     def _prune(self, used: set[str]) -> None:
         """Cached results of files this source no longer has (or read by an older version) are removed."""
@@ -388,6 +417,15 @@ class SourceStage:
             "format": version,
         }
         bad.write(orjson.dumps(line) + b"\n")
+
+
+_WORKER_STAGES: dict[str, SourceStage] = {}
+
+
+def _process_in_worker(source: str, data_dir: str, path: str, cached: str) -> None:
+    """Run in a worker process: read one file into its cache folder (one SourceStage per source and process)."""
+    stage = _WORKER_STAGES.setdefault(source, SourceStage(source, Path(data_dir)))
+    stage._process(path, Path(cached))
 
 
 def load_counts(data_dir: Path, source: str) -> Counts | None:
