@@ -23,7 +23,6 @@ from typing import Any
 
 from decp_pipeline.normalize.v2 import flat_view
 
-RULES = ("exact-copy", "same-uid", "version")
 MODIFICATION_DATES = (
     "datePublicationDonneesModification",
     "dateNotificationModification",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,13 +26,12 @@ import orjson
 from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import Consolidation, uid_of, view
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks
-from decp_pipeline.build.stage import Counts, load_counts, stage_dir
+from decp_pipeline.build.stage import Counts, error_code, load_counts, stage_dir
 from decp_pipeline.build.tables import TableWriter
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.normalize.v2 import flat_view
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
-_INDEX = re.compile(r"\[\d+\]")
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
 
@@ -141,16 +139,11 @@ def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter, 
             out.write(orjson.dumps(item) + b"\n")
             if isinstance(normalized, dict):
                 version = item.get("format", "1.5")
-                flat = flat_view(normalized, _kind(normalized, item)) if version == "2.0" else normalized
-                codes = [
-                    f"{e['rule']}:{_INDEX.sub('[]', e['path'])}" if e["path"] else e["rule"] for e in item["errors"]
-                ]
+                kind = "contrat-concession" if "autoriteConcedante" in normalized else "marche"
+                flat = flat_view(normalized, kind) if version == "2.0" else normalized
+                codes = [error_code(e["rule"], e["path"]) for e in item["errors"]]
                 tables.add(flat, source=source, valid=False, errors=codes, anomalies=quality.check(flat),
                            file=item["file"], position=item["position"], version=version)  # fmt: skip
-
-
-def _kind(record: dict[str, Any], item: dict[str, Any]) -> str:
-    return "contrat-concession" if "autoriteConcedante" in record else "marche"
 
 
 class RegulatoryWriter:

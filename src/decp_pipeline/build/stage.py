@@ -78,6 +78,11 @@ def file_sha1(path: str) -> str:
 _INDEX = re.compile(r"\[\d+\]")
 
 
+def error_code(rule: str, path: str) -> str:
+    """The code of a schema error in report.json and the tables: RULE:PATH, list indexes collapsed."""
+    return f"{rule}:{_INDEX.sub('[]', path)}" if path else rule
+
+
 @dataclass
 class Counts:
     """The counts of report.json for one source (or the total)."""
@@ -406,7 +411,7 @@ class SourceStage:
         """One line of rejected.jsonl; the stage also keeps the normalized record, for the tables."""
         counts.rejected += 1
         for rule, where, _ in errors:
-            counts.errors[f"{rule}:{_INDEX.sub('[]', where)}" if where else rule] += 1
+            counts.errors[error_code(rule, where)] += 1
         line = {
             "source": self.source,
             "file": path,

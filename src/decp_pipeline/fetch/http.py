@@ -201,24 +201,16 @@ class HttpClient:
         self, url: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
     ) -> Any:
         """An API answer parsed as JSON (bounded in size); a body that is not JSON is a retryable error."""
-        attempt = 0
-        while True:
+
+        def once() -> Any:
+            with self._response(method, url, headers={"Accept": "application/json", **(headers or {})}, body=body) as r:
+                data = self._read_all(r, API_MAX_SIZE)
             try:
-                with self._response(
-                    method, url, headers={"Accept": "application/json", **(headers or {})}, body=body
-                ) as r:
-                    data = self._read_all(r, API_MAX_SIZE)
-                try:
-                    return json.loads(data)
-                except ValueError:
-                    raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
-            except FetchError as e:
-                if not e.retryable or e.status is not None or attempt >= self.settings.retries:
-                    if e.retryable and attempt:
-                        e.reason += f" (after {attempt + 1} attempts)"
-                    raise
-                attempt += 1
-                self._wait(url, attempt, e)
+                return json.loads(data)
+            except ValueError:
+                raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
+
+        return self._body_retries(url, once)
 
     def download(
         self,
@@ -240,10 +232,14 @@ class HttpClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._body_retries(url, lambda: self._download_once(url, destination, headers, check))
+
+    def _body_retries(self, url: str, once: Callable[[], Any]) -> Any:
+        """Retry `once` when reading the body failed in a retryable way (statuses are retried by _response)."""
         attempt = 0
         while True:
             try:
-                return self._download_once(url, destination, headers, check)
+                return once()
             except FetchError as e:
                 if not e.retryable or e.status is not None or attempt >= self.settings.retries:
                     if e.retryable and attempt:

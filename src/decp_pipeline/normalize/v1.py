@@ -88,6 +88,9 @@ def fold(text: str) -> str:
     return " ".join(bare.lower().replace("’", "'").split())
 
 
+PROCEDURES_14_FOLDED = {fold(label): new for label, new in PROCEDURES_14.items()}
+
+
 @cache
 def enums(version: str = "1.5") -> dict[tuple[str, str], dict[str, str]]:
     """For each (record kind, field name): folded label → official label, from the official schema itself."""
@@ -343,7 +346,7 @@ class V1Normalizer:
         if (known := KNOWN_LABELS.get(key, {}).get(folded)) is not None:
             self.fixes["enum-label"] += 1
             return known
-        if key == "procedure" and (old := {fold(k): v for k, v in PROCEDURES_14.items()}.get(folded)):
+        if key == "procedure" and (old := PROCEDURES_14_FOLDED.get(folded)):
             self.fixes["procedure-1.4"] += 1
             return old
         return value
