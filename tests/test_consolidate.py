@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from decp_pipeline.build.consolidate import Consolidation, contract_key, near_key, recency
+import pyarrow as pa
+
+from decp_pipeline.build.consolidate import RULES, Facts, consolidate, contract_key, near_duplicates, near_key, recency
 from decp_pipeline.build.stage import record_digest
 
 from .conftest import REAL, load
@@ -13,20 +15,26 @@ from .conftest import REAL, load
 PES = load(REAL / "pes_2019-04-05_excerpt.json")["marches"]
 
 
-def item(record: dict[str, Any]) -> dict[str, Any]:
-    return {"record": record, "digest": record_digest(record).hex()}
-
-
-def consolidate(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()) -> list[list[str | None]]:
-    """The fate of each record of each source: None when kept, else the rule that dropped it."""
-    consolidation = Consolidation(sources=[f"s{i}" for i in range(len(sources))])
-    order = 0
+def facts_table(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()) -> pa.Table:
+    """The cached facts of the records, as the build reads them (sources by priority, then positions)."""
+    rows = []
     for index, records in enumerate(sources):
-        for line, record in enumerate(records):
-            priority = priorities[index] if priorities else 0
-            consolidation.offer(index, line, item(record), priority, order)
-            order += 1
-    return [[consolidation.verdict(i, n, item(r)) for n, r in enumerate(records)] for i, records in enumerate(sources)]
+        for record in records:
+            facts = Facts.of(record, "1.5", record.get("uid"))
+            rows.append({"key": facts.key, "recency": facts.recency, "modifications": facts.modifications,
+                         "priority": priorities[index] if priorities else 0, "digest": record_digest(record),
+                         "uid": facts.uid, "source": index, "near": facts.near})  # fmt: skip
+    schema = pa.schema([("key", pa.string()), ("recency", pa.string()), ("modifications", pa.int32()),
+                        ("priority", pa.int32()), ("digest", pa.binary(16)), ("uid", pa.string()),
+                        ("source", pa.int32()), ("near", pa.binary(16))])  # fmt: skip
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def consolidate_(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()) -> list[list[str | None]]:
+    """The fate of each record of each source: None when kept, else the rule that dropped it."""
+    result = consolidate(facts_table(*sources, priorities=priorities), [f"s{i}" for i in range(len(sources))])
+    fates = iter(RULES[rule] for rule in result.rule)
+    return [[next(fates) for _ in records] for records in sources]
 
 
 def test_version_suffix_is_stripped_only_when_it_counts_the_modifications():
@@ -40,16 +48,16 @@ def test_version_suffix_is_stripped_only_when_it_counts_the_modifications():
 
 def test_exact_copy_across_sources_the_higher_priority_keeps_it():
     copy_ = {**PES[0], "source": "other"}  # same content, another source
-    assert consolidate([PES[0]], [copy_], priorities=(50, 10)) == [[None], ["exact-copy"]]
+    assert consolidate_([PES[0]], [copy_], priorities=(50, 10)) == [[None], ["exact-copy"]]
 
 
 def test_same_uid_the_most_recent_publication_wins_whatever_the_priority():
     older = copy.deepcopy(PES[0])
     newer = {**copy.deepcopy(PES[0]), "datePublicationDonnees": "2019-04-01", "montant": 160000}
-    assert consolidate([older], [newer], priorities=(50, 10)) == [["same-uid"], [None]]
+    assert consolidate_([older], [newer], priorities=(50, 10)) == [["same-uid"], [None]]
     # Same date: the source priority decides.
     tie = {**copy.deepcopy(PES[0]), "montant": 160000}
-    assert consolidate([older], [tie], priorities=(10, 50)) == [["same-uid"], [None]]
+    assert consolidate_([older], [tie], priorities=(10, 50)) == [["same-uid"], [None]]
 
 
 def test_versions_of_one_contract_only_the_latest_is_kept():
@@ -66,19 +74,41 @@ def test_versions_of_one_contract_only_the_latest_is_kept():
         }
     ]
     assert recency(amended) == "2019-06-10"
-    assert consolidate([amended, initial]) == [[None, "version"]]
+    assert consolidate_([amended, initial]) == [[None, "version"]]
 
 
 def test_different_contracts_are_never_merged():
-    assert consolidate(PES) == [[None] * len(PES)]
+    assert consolidate_(PES) == [[None] * len(PES)]
 
 
 def test_near_duplicates_are_flagged_not_dropped():
     record = PES[0]
     other_id = {**copy.deepcopy(record), "id": "M2019I17030", "uid": "13001898900017M2019I17030"}
     assert near_key(record) == near_key(other_id)
-    consolidation = Consolidation(sources=["pes-marche", "marches-publics-info"])
-    consolidation.flag_near_duplicate(record, "pes-marche")
-    consolidation.flag_near_duplicate(other_id, "marches-publics-info")
-    assert consolidation.near_pairs == {"marches-publics-info|pes-marche": 1}
-    assert consolidate([record], [other_id]) == [[None], [None]]
+    kept = facts_table([record], [other_id])
+    assert near_duplicates(kept, ["pes-marche", "marches-publics-info"]) == {
+        "count": 1,
+        "by_source_pair": {"marches-publics-info|pes-marche": 1},
+        "examples": [
+            {
+                "uid": other_id["uid"],
+                "source": "marches-publics-info",
+                "like_uid": record["uid"],
+                "like_source": "pes-marche",
+            }
+        ],
+    }
+    assert consolidate_([record], [other_id]) == [[None], [None]]
+    # In one source, or once the first copy is in the same source, nothing is flagged.
+    assert near_duplicates(facts_table([record, other_id]), ["pes-marche"])["count"] == 0
+
+
+def test_three_copies_the_two_identical_ones_are_exact_copies():
+    """Rules are decided against the better-ranked copies: a copy identical to a dropped one is an exact copy."""
+    newer = {**copy.deepcopy(PES[0]), "datePublicationDonnees": "2019-04-01", "montant": 160000}
+    assert consolidate_([newer], [PES[0], copy.deepcopy(PES[0])]) == [[None], ["same-uid", "exact-copy"]]
+
+
+def test_overlap_counts_the_contracts_sources_share():
+    result = consolidate(facts_table(PES[:3], PES[1:5], PES[4:5]), ["a", "b", "c"])
+    assert result.overlap == {"a": {"b": 2}, "b": {"a": 2, "c": 1}, "c": {"b": 1}}

@@ -11,25 +11,27 @@ under a temporary name in OUT and renamed at the end, all of them or none.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from decp_pipeline import __version__
-from decp_pipeline.build.consolidate import Consolidation, uid_of, view
-from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks
-from decp_pipeline.build.stage import Counts, error_code, load_counts, stage_dir
-from decp_pipeline.build.tables import TableWriter
+from decp_pipeline.build.consolidate import RULES, _starts, consolidate, near_duplicates
+from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
+from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
+from decp_pipeline.build.tables import MAIN_TABLES, TABLES, TableOutput, read_fragment
 from decp_pipeline.exceptions import DecpError
-from decp_pipeline.normalize.v2 import flat_view
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
@@ -49,6 +51,8 @@ class Assembly:
     overlap: dict[str, dict[str, int]] = field(default_factory=dict)
     tables: dict[str, int] = field(default_factory=dict)  # rows per table
     near_duplicates: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None  # of the inputs the outputs were made of
+    unchanged: bool = False  # the outputs in place were made of the same inputs: only report.json was renewed
 
 
 def assemble(
@@ -60,59 +64,47 @@ def assemble(
     max_shrink: float = DEFAULT_MAX_SHRINK,
     max_amount: float = DEFAULT_MAX_AMOUNT,
     force: bool = False,
+    today: datetime.date | None = None,
 ) -> Assembly:
     """Write the outputs from the stages of `sources` ((id, priority), any order).
 
-    Raises ShrinkError, leaving the previous outputs in place, when the new decp.json would hold fewer than
-    (1 - max_shrink) times the previous build's contracts, unless `force`.
+    Nothing is read again when the inputs are those of the outputs in place (`build_fingerprint` of
+    report.json): only report.json is renewed. Raises ShrinkError, leaving the previous outputs in place, when
+    the new decp.json would hold fewer than (1 - max_shrink) times the previous build's contracts, unless
+    `force`.
     """
     out.mkdir(parents=True, exist_ok=True)
-    assembly = Assembly(fetch=fetch)
+    quality = QualityChecks(today=today, max_amount=max_amount)
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
-    ordered = [(s, p) for s, p in by_priority if load_counts(data_dir, s) is not None]
-    consolidation = Consolidation(sources=[s for s, _ in ordered])
-    order = 0
-    for index, (source, priority) in enumerate(ordered):  # pass 1: the winner of each contract
-        for line, item in _stage_records(data_dir, source):
-            consolidation.offer(index, line, item, priority, order)
-            order += 1
+    stages = [Stage(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
+    fingerprint = _fingerprint(stages, quality)
+    reused = _reuse(out, fingerprint, fetch)
+    if reused is not None:
+        return reused
+    assembly = Assembly(fetch=fetch, fingerprint=fingerprint)
+    plan = _plan(data_dir, stages, quality)
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
-    tables = TableWriter(out)
-    quality = QualityChecks(max_amount=max_amount)
+    tables = TableOutput(out)
     try:
         with (
             RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
             open(temporary["rejected.jsonl"], "wb") as rejected,
         ):
-            for index, (source, _priority) in enumerate(ordered):  # pass 2: write the winners, count the rest
-                counts = load_counts(data_dir, source)
-                assert counts is not None
-                for line, item in _stage_records(data_dir, source):
-                    rule = consolidation.verdict(index, line, item)
-                    if rule is not None:
-                        counts.exported -= 1
-                        counts.duplicates += 1
-                        counts.duplicates_by_rule[rule] += 1
-                        continue
-                    flat = view(item)
-                    consolidation.flag_near_duplicate(flat, source, uid_of(item))
-                    anomalies = quality.check(flat)
-                    counts.anomalies.update(anomalies)
-                    regulatory.write(item)
-                    tables.add(flat, source=source, valid=True, errors=[], anomalies=anomalies, file=item["file"],
-                               position=item["position"], version=item.get("format", "1.5"))  # fmt: skip
-                assembly.sources[source] = counts
-                assembly.total.add(counts)
-            for source, _priority in ordered:  # after every valid row, so that a contract's valid row wins
-                _rejected(data_dir, source, rejected, tables, quality)
+            for stage in stages:
+                for file in stage.files:
+                    _copy_records(file, plan, regulatory)
+                    _copy_rejected(stage.source, file, rejected)
+                    _add_rows(file, plan.rows_valid, tables, quality)
+            for stage in stages:  # after every valid row, so that a contract's valid row wins
+                for file in stage.files:
+                    _add_rows(file, plan.rows_rejected, tables, quality)
         temporary.update(tables.close())
+        assembly.sources = plan.counts
+        for counts in plan.counts.values():
+            assembly.total.add(counts)
         assembly.tables = {name: table.count for name, table in tables.tables.items()}
-        assembly.overlap = consolidation.overlap()
-        assembly.near_duplicates = {
-            "count": sum(consolidation.near_pairs.values()),
-            "by_source_pair": dict(sorted(consolidation.near_pairs.items())),
-            "examples": consolidation.near_examples,
-        }
+        assembly.overlap = plan.overlap
+        assembly.near_duplicates = plan.near_duplicates
         shrink = _shrink(out, assembly.total.exported, max_shrink)
         if shrink and not force:
             raise ShrinkError(shrink + "; the previous outputs are kept (use --force to publish anyway)")
@@ -130,20 +122,258 @@ def assemble(
     return assembly
 
 
-def _rejected(data_dir: Path, source: str, out: IO[bytes], tables: TableWriter, quality: QualityChecks) -> None:
-    """Copy a source's rejected lines (without the stage's normalized copy) and add them to the tables."""
-    with open(stage_dir(data_dir, source) / "rejected.jsonl", "rb") as lines:
+@dataclass
+class StageFile:
+    path: str  # the file's current path (the `file` of rejected.jsonl and the tables)
+    cached: Path  # its cached result (build/file_result.py)
+    index: int  # in the build's reading order
+
+
+@dataclass
+class Stage:
+    source: str
+    priority: int
+    files: list[StageFile]
+
+    def __init__(self, source: str, priority: int, files: list[tuple[str, Path]]) -> None:
+        self.source, self.priority = source, priority
+        self.files = [StageFile(path, cached, -1) for path, cached in files]
+
+
+@dataclass
+class Plan:
+    """What the build keeps, decided from the cached facts before any output is written."""
+
+    counts: dict[str, Counts]
+    keep: dict[int, np.ndarray]  # file index → kept or not, per valid record (line of records.jsonl)
+    formats: dict[int, tuple[list[str], list[str]]]  # file index → format and kind of each valid record
+    rows_valid: dict[int, pa.Array]  # file index → positions of the valid records that have table rows
+    rows_rejected: dict[int, pa.Array]  # the same for rejected records (whose contract has no valid row)
+    overlap: dict[str, dict[str, int]]
+    near_duplicates: dict[str, Any]
+
+
+META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "recency", "modifications", "near",
+                "anomalies", "day", "amount"]  # fmt: skip
+
+
+def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
+    """Consolidate the valid records of every source from their cached facts, pick the table rows."""
+    metas, file_of, source_of, priority_of = [], [], [], []
+    counts: dict[str, Counts] = {}
+    index = 0
+    for source_index, stage in enumerate(stages):
+        stage_counts = load_counts(data_dir, stage.source)
+        assert stage_counts is not None
+        counts[stage.source] = stage_counts
+        for file in stage.files:
+            file.index = index
+            index += 1
+            if not (file.cached / "counts.json").is_file():
+                raise DecpError(f"{stage.source}: the cached result of {file.path} is gone ({file.cached}): "
+                                f"run `decp build {stage.source}` again")  # fmt: skip
+            meta = read_fragment(file.cached / "meta.arrow")
+            if meta is None or not meta.num_rows:
+                continue
+            metas.append(meta.select(META_COLUMNS))
+            file_of.append(np.full(meta.num_rows, file.index, dtype=np.int32))
+            source_of.append(np.full(meta.num_rows, source_index, dtype=np.int32))
+            priority_of.append(np.full(meta.num_rows, stage.priority, dtype=np.int32))
+    names = [stage.source for stage in stages]
+    if not metas:
+        pa.array([], pa.int64())
+        return Plan(counts, {}, {}, {}, {}, {s: {} for s in names},
+                    {"count": 0, "by_source_pair": {}, "examples": []})  # fmt: skip
+    meta = pa.concat_tables(metas).combine_chunks()
+    meta = meta.append_column("file", pa.array(np.concatenate(file_of)))
+    meta = meta.append_column("source", pa.array(np.concatenate(source_of)))
+    meta = meta.append_column("priority", pa.array(np.concatenate(priority_of)))
+    del metas, file_of, source_of, priority_of
+    valid = meta.filter(meta["valid"])
+    rejected = meta.filter(pc.invert(meta["valid"]))
+    del meta
+    consolidated = consolidate(valid, names)
+    kept_mask = consolidated.rule == 0
+    kept = valid.filter(pa.array(kept_mask))
+    # counts: the dropped copies of each source by rule, the anomalies of the kept records
+    sources = valid["source"].to_numpy()
+    for rule_index in range(1, len(RULES)):
+        dropped = np.bincount(sources[consolidated.rule == rule_index], minlength=len(stages))
+        for source_index, number in enumerate(dropped):
+            if number:
+                source_counts = counts[names[source_index]]
+                source_counts.exported -= int(number)
+                source_counts.duplicates += int(number)
+                source_counts.duplicates_by_rule[str(RULES[rule_index])] += int(number)
+    anomalies = with_run_dependent(kept["anomalies"], kept["day"], kept["amount"], quality)
+    combos = pa.table({"source": kept["source"], "anomalies": anomalies}).filter(pc.is_valid(anomalies))
+    for row in combos.group_by(["source", "anomalies"]).aggregate([("anomalies", "count")]).to_pylist():
+        for code in row["anomalies"].split():
+            counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
+    # table rows: one per uid, the kept records first (in reading order), then the rejected ones
+    with_uid = kept.filter(pc.is_valid(kept["uid"]))
+    candidates = pa.concat_tables([
+        with_uid.select(["uid", "file", "position"]),
+        rejected.select(["uid", "file", "position"]),
+    ]).combine_chunks()  # fmt: skip
+    order = pa.array(np.arange(candidates.num_rows, dtype=np.int64))
+    by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
+                             sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
+    first = np.zeros(candidates.num_rows, dtype=bool)
+    first[by_uid[_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
+    split = with_uid.num_rows
+    return Plan(
+        counts=counts,
+        keep=_per_file(valid["file"].to_numpy(), kept_mask),
+        formats=_formats(valid),
+        rows_valid=_positions(candidates.slice(0, split), first[:split]),
+        rows_rejected=_positions(candidates.slice(split), first[split:]),
+        overlap=consolidated.overlap,
+        near_duplicates=near_duplicates(kept.select(["near", "source", "uid"]), names),
+    )
+
+
+def _per_file(files: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
+    """Split an array in reading order (files in increasing order) by file."""
+    if not len(files):
+        return {}
+    starts = np.flatnonzero(np.r_[True, files[1:] != files[:-1]])
+    ends = np.r_[starts[1:], len(files)]
+    return {int(files[a]): values[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
+def _formats(valid: pa.Table) -> dict[int, tuple[list[str], list[str]]]:
+    """Per file, the format and kind of each valid record: only for files holding 2022 records (a file of
+    format 1.5 records only is copied into decp.json as it is)."""
+    has_2022 = pc.equal(valid["format"], "2.0").to_numpy(zero_copy_only=False)
+    files = valid["file"].to_numpy()
+    wanted = np.unique(files[has_2022])
+    if not len(wanted):
+        return {}
+    subset = valid.filter(pa.array(np.isin(files, wanted)))
+    result: dict[int, tuple[list[str], list[str]]] = {}
+    for file, fmt, kind in zip(subset["file"].to_pylist(), subset["format"].to_pylist(), subset["kind"].to_pylist(),
+                               strict=True):  # fmt: skip
+        formats, kinds = result.setdefault(file, ([], []))
+        formats.append(fmt)
+        kinds.append(kind)
+    return result
+
+
+def _positions(rows: pa.Table, selected: np.ndarray) -> dict[int, pa.Array]:
+    chosen = rows.filter(pa.array(selected))
+    files = chosen["file"].to_numpy()
+    positions = chosen["position"].to_numpy()
+    in_order = np.argsort(files, kind="stable")
+    return {file: pa.array(values) for file, values in _per_file(files[in_order], positions[in_order]).items()}
+
+
+def with_run_dependent(
+    anomalies: pa.Array | pa.ChunkedArray, day: pa.Array, amount: pa.Array, quality: QualityChecks
+) -> pa.Array:
+    """The anomaly codes cached with the records, plus the run-dependent ones (build/quality.py)."""
+    anomalies = anomalies.combine_chunks() if isinstance(anomalies, pa.ChunkedArray) else anomalies
+    affected = pc.or_(pc.greater(day, quality.today), pc.greater(amount, quality.max_amount))
+    rows = np.flatnonzero(affected.fill_null(False).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return anomalies
+    values = anomalies.to_pylist()
+    for row in rows:
+        more = quality.run_dependent(day[row].as_py(), amount[row].as_py())
+        values[row] = " ".join(combine((values[row] or "").split(), more)) or None
+    return pa.array(values, pa.string())
+
+
+def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
+    """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines)."""
+    keep = plan.keep.get(file.index)
+    if keep is None or not keep.any():
+        return
+    formats, kinds = plan.formats.get(file.index, (None, None))
+    with open(file.cached / "records.jsonl", "rb") as lines:
+        for number, line in enumerate(lines):
+            if keep[number]:
+                if formats is None:
+                    regulatory.write(line, "1.5", "marche")
+                else:
+                    regulatory.write(line, formats[number], kinds[number])
+
+
+def _copy_rejected(source: str, file: StageFile, out: IO[bytes]) -> None:
+    """A file's rejected lines, with the source and the file's current path put in front."""
+    path = file.cached / "rejected.jsonl"
+    if not path.is_file() or not path.stat().st_size:
+        return
+    prefix = b'{"source":' + orjson.dumps(source) + b',"file":' + orjson.dumps(file.path) + b","
+    with open(path, "rb") as lines:
         for line in lines:
-            item = orjson.loads(line)
-            normalized = item.pop("normalized", None)
-            out.write(orjson.dumps(item) + b"\n")
-            if isinstance(normalized, dict):
-                version = item.get("format", "1.5")
-                kind = "contrat-concession" if "autoriteConcedante" in normalized else "marche"
-                flat = flat_view(normalized, kind) if version == "2.0" else normalized
-                codes = [error_code(e["rule"], e["path"]) for e in item["errors"]]
-                tables.add(flat, source=source, valid=False, errors=codes, anomalies=quality.check(flat),
-                           file=item["file"], position=item["position"], version=version)  # fmt: skip
+            out.write(prefix + line[1:])
+
+
+def _add_rows(file: StageFile, selected: dict[int, pa.Array], tables: TableOutput, quality: QualityChecks) -> None:
+    positions = selected.get(file.index)
+    if positions is None or not len(positions):
+        return
+    for name in TABLES:
+        fragment = read_fragment(file.cached / f"{name}.arrow")
+        if fragment is None:
+            continue
+        column = "position" if name in MAIN_TABLES else "_position"
+        rows = fragment.filter(pc.is_in(fragment[column], value_set=positions))
+        if name in MAIN_TABLES and rows.num_rows:
+            fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
+            rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+        tables.add(name, rows, file.path)
+
+
+def _fingerprint(stages: list[Stage], quality: QualityChecks) -> str:
+    """What the outputs are made of: the code, the run's settings and day, each source's files and results."""
+    digest = hashlib.sha1(usedforsecurity=False)
+    digest.update(f"{CODE_VERSION}|{ASSEMBLY_VERSION}|{quality.today}|{quality.max_amount}".encode())
+    for stage in stages:
+        digest.update(f"\n{stage.source}|{stage.priority}".encode())
+        for file in stage.files:
+            digest.update(f"\n{file.path}|{file.cached.name}".encode())
+    return digest.hexdigest()
+
+
+def _reuse(out: Path, fingerprint: str, fetch: dict[str, Any]) -> Assembly | None:
+    """The outputs in place, when they were made of the same inputs: report.json renewed, nothing else."""
+    try:
+        previous = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(previous, dict) or previous.get("build_fingerprint") != fingerprint:
+        return None
+    expected = [name for name in OUTPUT_FILES if name != "report.json"]
+    expected += [f"{name}.{fmt}" for name in TABLES for fmt in ("csv", "parquet")] + ["datapackage.json"]
+    if not all((out / name).is_file() for name in expected):
+        return None
+    assembly = Assembly(
+        sources={source: Counts.from_dict(counts) for source, counts in previous["sources"].items()},
+        total=Counts.from_dict(previous["total"]),
+        warnings=list(previous.get("warnings", [])),
+        fetch=fetch,
+        overlap=previous.get("overlap", {}),
+        tables=previous.get("tables", {}),
+        near_duplicates=previous.get("near_duplicates", {}),
+        fingerprint=fingerprint,
+        unchanged=True,
+    )
+    temporary = out / f".report.json.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, out / "report.json")
+    return assembly
+
+
+def _code_of_assembly() -> str:
+    digest = hashlib.sha1(__version__.encode(), usedforsecurity=False)
+    for module in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(module.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+ASSEMBLY_VERSION = _code_of_assembly()
 
 
 class RegulatoryWriter:
@@ -159,14 +389,14 @@ class RegulatoryWriter:
         self.concessions_2022 = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self.first = {"1.5": True, "marche": True, "contrat-concession": True}
 
-    def write(self, item: dict[str, Any]) -> None:
-        if item.get("format") == "2.0":
-            kind = item.get("kind", "marche")
+    def write(self, line: bytes, version: str, kind: str) -> None:
+        """One record, serialized (a JSON line of a cached result)."""
+        if version == "2.0":
             target = self.concessions_2022 if kind == "contrat-concession" else self.marches_2022
         else:
             kind, target = "1.5", self.decp
         target.write(b"\n" if self.first[kind] else b",\n")
-        target.write(orjson.dumps(item["record"]))
+        target.write(line[:-1] if line.endswith(b"\n") else line)
         self.first[kind] = False
 
     def __enter__(self) -> RegulatoryWriter:
@@ -185,12 +415,6 @@ class RegulatoryWriter:
             f.close()
 
 
-def _stage_records(data_dir: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(stage_dir(data_dir, source) / "records.jsonl", "rb") as lines:
-        for number, line in enumerate(lines):
-            yield number, orjson.loads(line)
-
-
 def _shrink(out: Path, exported: int, max_shrink: float) -> str | None:
     """Why the new build shrinks too much compared with the previous one, or None."""
     try:
@@ -207,7 +431,7 @@ def _shrink(out: Path, exported: int, max_shrink: float) -> str | None:
 
 def report(assembly: Assembly) -> dict[str, Any]:
     return {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "decp_pipeline": __version__,
         "sources": {source: counts.to_dict() for source, counts in assembly.sources.items()},
         "total": assembly.total.to_dict(),
@@ -216,4 +440,5 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "near_duplicates": assembly.near_duplicates,
         "warnings": assembly.warnings,
         "fetch": assembly.fetch,
+        "build_fingerprint": assembly.fingerprint,
     }

@@ -114,6 +114,11 @@ def _day(value: Any) -> str | None:
     return value[:10] if isinstance(value, str) and len(value) >= 10 else None
 
 
+# Checks whose answer depends on the run (the day of the build, the configured ceiling), not on the record
+# alone: the normalized results cached per file keep the facts they need (`facts`), and the build adds them.
+RUN_DEPENDENT = ("date-in-future", "amount-too-high")
+
+
 class QualityChecks:
     def __init__(self, today: datetime.date | None = None, max_amount: float = DEFAULT_MAX_AMOUNT) -> None:
         self.today = (today or datetime.date.today()).isoformat()
@@ -121,48 +126,72 @@ class QualityChecks:
 
     def check(self, record: dict[str, Any]) -> list[str]:
         """The anomaly codes of a record (format 1.x), in catalogue order."""
-        found: set[str] = set()
-        concession = record.get("_type") == "Contrat de concession"
-        buyer = record.get("autoriteConcedante" if concession else "acheteur") or {}
-        holders = record.get("concessionnaires" if concession else "titulaires") or []
-        for modification in record.get("modifications") or []:
-            if isinstance(modification, dict):
-                holders = [*holders, *(modification.get("titulaires") or modification.get("concessionnaires") or [])]
-        sirets = [buyer.get("id")] + [
-            h.get("id") for h in holders if isinstance(h, dict) and h.get("typeIdentifiant") == "SIRET"
-        ]
-        if any(isinstance(s, str) and s.isdigit() and len(s) == 14 and not siret_is_valid(s) for s in sirets):
-            found.add("siret-checksum")
-        self._dates(record, concession, found)
-        self._amounts(record, concession, found)
-        texts = [buyer.get("nom"), record.get("objet"), record.get("source")]
-        if any(isinstance(t, str) and _TEST.search(t) for t in texts):
-            found.add("test-record")
-        cpv = record.get("codeCPV")
-        if isinstance(cpv, str) and cpv[:2].isdigit() and cpv[:2] not in CPV_DIVISIONS:
-            found.add("cpv-unknown-division")
-        return [code for code in ANOMALIES if code in found]
+        day, amount = facts(record)
+        return combine(static_anomalies(record), self.run_dependent(day, amount))
 
-    def _dates(self, record: dict[str, Any], concession: bool, found: set[str]) -> None:
-        signed = _day(record.get("dateSignature" if concession else "dateNotification"))
-        published = _day(record.get("datePublicationDonnees"))
-        if signed and published and published < signed:
-            found.add("publication-before-notification")
-        if any(d and d > self.today for d in (signed, published)):
-            found.add("date-in-future")
-        if signed and signed < "2000-01-01":
-            found.add("date-before-2000")
+    def run_dependent(self, day: str | None, amount: float | None) -> list[str]:
+        """The codes that depend on the run, from a record's `facts`."""
+        found = []
+        if day is not None and day > self.today:
+            found.append("date-in-future")
+        if amount is not None and amount > self.max_amount:
+            found.append("amount-too-high")
+        return found
 
-    def _amounts(self, record: dict[str, Any], concession: bool, found: set[str]) -> None:
-        amount = record.get("valeurGlobale" if concession else "montant")
-        if isinstance(amount, int | float) and not isinstance(amount, bool):
-            if amount <= 1:
-                found.add("amount-too-low")
-            elif amount > self.max_amount:
-                found.add("amount-too-high")
-        duration = record.get("dureeMois")
-        if isinstance(duration, int) and not concession:
-            if record.get("nature") == "Accord-cadre" and duration > 96:
-                found.add("duration-over-legal-maximum")
-            if duration > 180:
-                found.add("duration-aberrant")
+
+def combine(codes: list[str], more: list[str]) -> list[str]:
+    """Two lists of codes as one, in catalogue order."""
+    if not more:
+        return codes
+    found = {*codes, *more}
+    return [code for code in ANOMALIES if code in found]
+
+
+def facts(record: dict[str, Any]) -> tuple[str | None, float | None]:
+    """What the run-dependent checks need: the latest of the notification (signature) and publication days,
+    and the amount when it is above 1 € (an amount of 1 € or less is `amount-too-low`, never too high)."""
+    concession = record.get("_type") == "Contrat de concession"
+    days = [d for d in (_day(record.get("dateSignature" if concession else "dateNotification")),
+                        _day(record.get("datePublicationDonnees"))) if d]  # fmt: skip
+    amount = record.get("valeurGlobale" if concession else "montant")
+    if not isinstance(amount, int | float) or isinstance(amount, bool) or amount <= 1:
+        amount = None
+    return (max(days) if days else None), (float(amount) if amount is not None else None)
+
+
+def static_anomalies(record: dict[str, Any]) -> list[str]:
+    """The anomaly codes that depend on the record alone (all but RUN_DEPENDENT), in catalogue order."""
+    found: set[str] = set()
+    concession = record.get("_type") == "Contrat de concession"
+    buyer = record.get("autoriteConcedante" if concession else "acheteur") or {}
+    holders = record.get("concessionnaires" if concession else "titulaires") or []
+    for modification in record.get("modifications") or []:
+        if isinstance(modification, dict):
+            holders = [*holders, *(modification.get("titulaires") or modification.get("concessionnaires") or [])]
+    sirets = [buyer.get("id")] + [
+        h.get("id") for h in holders if isinstance(h, dict) and h.get("typeIdentifiant") == "SIRET"
+    ]
+    if any(isinstance(s, str) and s.isdigit() and len(s) == 14 and not siret_is_valid(s) for s in sirets):
+        found.add("siret-checksum")
+    signed = _day(record.get("dateSignature" if concession else "dateNotification"))
+    published = _day(record.get("datePublicationDonnees"))
+    if signed and published and published < signed:
+        found.add("publication-before-notification")
+    if signed and signed < "2000-01-01":
+        found.add("date-before-2000")
+    amount = record.get("valeurGlobale" if concession else "montant")
+    if isinstance(amount, int | float) and not isinstance(amount, bool) and amount <= 1:
+        found.add("amount-too-low")
+    duration = record.get("dureeMois")
+    if isinstance(duration, int) and not concession:
+        if record.get("nature") == "Accord-cadre" and duration > 96:
+            found.add("duration-over-legal-maximum")
+        if duration > 180:
+            found.add("duration-aberrant")
+    texts = [buyer.get("nom"), record.get("objet"), record.get("source")]
+    if any(isinstance(t, str) and _TEST.search(t) for t in texts):
+        found.add("test-record")
+    cpv = record.get("codeCPV")
+    if isinstance(cpv, str) and cpv[:2].isdigit() and cpv[:2] not in CPV_DIVISIONS:
+        found.add("cpv-unknown-division")
+    return [code for code in ANOMALIES if code in found]

@@ -1,12 +1,13 @@
 """One source's stage of `decp build`: read its files, normalize, validate, and keep the result in the data dir.
 
-    DATA_DIR/build/<source>/records.jsonl   valid records: {"file", "position", "digest", "record"}
-    DATA_DIR/build/<source>/rejected.jsonl  rejected records: {"source", "file", "position", "record", "errors"}
-    DATA_DIR/build/<source>/counts.json     the source's counts for report.json
+    DATA_DIR/cache/normalized/<source>/<sha1 of the file>-<code version>/   one file's result (file_result.py)
+    DATA_DIR/build/<source>/files.json    the source's files in order: [path, name of its cached result]
+    DATA_DIR/build/<source>/counts.json   the source's counts for report.json, before consolidation
 
-The stage of a source is replaced atomically (a new folder renamed over the old one), so that `decp build
-OTHER_SOURCE` can reuse the last good stage of this one. A file's records reach the stage only when the whole
-file was read: a file that fails halfway leaves nothing but its error.
+A file's result is cached under its checksum and the version of the code that read it: an unchanged file is
+never read again. The stage of a source is replaced atomically (a new folder renamed over the old one), so that
+`decp build OTHER_SOURCE` can reuse the last good stage of this one. A file's records reach the stage only when
+the whole file was read: a file that fails halfway leaves nothing but its error.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
 from decp_pipeline import __version__
+from decp_pipeline.build.file_result import FileResult
 from decp_pipeline.build.reading import RawRecord, RecordFile
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
@@ -34,7 +36,6 @@ from decp_pipeline.normalize.v1 import V1Normalizer, buyer_siret, kind_of
 from decp_pipeline.normalize.v2 import V2Normalizer
 from decp_pipeline.validation.json_records import json_validator
 
-SPOOL_SIZE = 16 * 1024 * 1024
 # Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
 # is enough to read for starting processes to pay.
 WORKERS = int(os.environ.get("DECP_WORKERS") or os.cpu_count() or 1)
@@ -56,7 +57,18 @@ def _code_version() -> str:
     when it was produced by the same code (the package version and the source of the modules involved)."""
     digest = hashlib.sha1(__version__.encode(), usedforsecurity=False)
     package = Path(__file__).resolve().parents[1]
-    for relative in ("build/stage.py", "build/reading.py", "normalize", "readers", "official_schemas.py", "schemas"):
+    for relative in (
+        "build/stage.py",
+        "build/reading.py",
+        "build/file_result.py",
+        "build/consolidate.py",
+        "build/quality.py",
+        "build/tables.py",
+        "normalize",
+        "readers",
+        "official_schemas.py",
+        "schemas",
+    ):
         target = package / relative
         for file in sorted(target.rglob("*") if target.is_dir() else [target]):
             if file.is_file() and file.suffix in (".py", ".json", ".xsd"):
@@ -158,7 +170,6 @@ class SourceStage:
         self.normalizer_2022.fixes = self.normalizer.fixes  # one counter for both formats
         self.validator_2022 = json_validator("2.0")
         self.after = [*AFTER.get(source, []), *AFTER_ALL]
-        self._seen: set[bytes] = set()
         self.reused_files = 0  # files whose cached result was used instead of reading them
 
     def run(self, files: Iterable[str]) -> Counts:
@@ -166,11 +177,16 @@ class SourceStage:
         final.parent.mkdir(parents=True, exist_ok=True)
         planned = [(path, self._cached_path(path)) for path in files]
         self._read_new_files(planned)
+        for path, cached in planned:
+            counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
+            for failed in counts.failed_files:
+                failed["file"] = path
+                self.progress(f"{self.source}: {path}: FAILED: {failed['error']}")
+            self.counts.add(counts)
         work = Path(tempfile.mkdtemp(prefix=f".{self.source}.", dir=final.parent))
         try:
-            with open(work / "records.jsonl", "wb") as records, open(work / "rejected.jsonl", "wb") as rejected:
-                for path, cached in planned:
-                    self._merge(cached, path, records, rejected)
+            manifest = [[path, cached.name] for path, cached in planned]
+            (work / "files.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=0))
             (work / "counts.json").write_text(json.dumps(self.counts.to_dict(), ensure_ascii=False, indent=1))
             if final.exists():
                 old = final.with_name(f".{self.source}.old")
@@ -194,7 +210,7 @@ class SourceStage:
         except OSError as e:
             checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
             cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
-            self._write_cache(cached, path, self._failed_counts(path, e), None, None)
+            self._write_cache(cached, path, self._failed_counts(path, e))
             return cached
 
     def _read_new_files(self, planned: list[tuple[str, Path]]) -> None:
@@ -228,70 +244,42 @@ class SourceStage:
         record_file = RecordFile(path)
         context = FileContext(self.source, path)
         context.syntax = record_file.sniff()
-        with (
-            tempfile.SpooledTemporaryFile(SPOOL_SIZE) as good,
-            tempfile.SpooledTemporaryFile(SPOOL_SIZE) as bad,
-        ):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".", dir=cached.parent))
+        try:
+            result = FileResult(work, self.source)
             try:
                 for raw in record_file.records():
                     counts.read += 1
-                    self._record(raw, path, context, counts, digests, good, bad)
+                    self._record(raw, context, counts, digests, result)
             except (MalformedFileError, OSError) as e:
                 self.normalizer.fixes.clear()  # in place: both normalizers share this counter
                 self.normalizer.fixes.update(fixes_before)
-                self._write_cache(cached, path, self._failed_counts(path, e), None, None)
+                self._write_cache(cached, path, self._failed_counts(path, e))
                 return
+            finally:
+                result.close()
             if record_file.control_characters:
                 counts.fixes["xml-control-characters"] += record_file.control_characters
             if record_file.nan.count:
                 counts.fixes["nan-as-absent"] += record_file.nan.count
             counts.fixes.update(self.normalizer.fixes - fixes_before)
-            self._write_cache(cached, path, counts, good, bad)
-        self.progress(
-            f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, {counts.rejected} rejected"
-        )
-
-    def _write_cache(
-        self, cached: Path, path: str, counts: Counts, good: IO[bytes] | None, bad: IO[bytes] | None
-    ) -> None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".", dir=cached.parent))
-        try:
-            for name, spool in (("records.jsonl", good), ("rejected.jsonl", bad)):
-                with open(work / name, "wb") as out:
-                    if spool is not None:
-                        spool.seek(0)
-                        shutil.copyfileobj(spool, out)
             (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _merge(self, cached: Path, path: str, records: IO[bytes], rejected: IO[bytes]) -> None:
-        """A file's cached result into the stage, under its current path; exact copies of earlier files dropped."""
-        counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
-        for failed in counts.failed_files:
-            failed["file"] = path
-            self.progress(f"{self.source}: {path}: FAILED: {failed['error']}")
-        with open(cached / "records.jsonl", "rb") as lines:
-            for line in lines:
-                item = orjson.loads(line)
-                digest = bytes.fromhex(item["digest"])
-                if digest in self._seen:
-                    counts.exported -= 1
-                    counts.duplicates += 1
-                    counts.duplicates_by_rule["exact-copy"] += 1
-                    continue
-                self._seen.add(digest)
-                item["file"] = path
-                records.write(orjson.dumps(item) + b"\n")
-        with open(cached / "rejected.jsonl", "rb") as lines:
-            for line in lines:
-                item = orjson.loads(line)
-                item["file"] = path
-                rejected.write(orjson.dumps(item) + b"\n")
-        self.counts.add(counts)
+    def _write_cache(self, cached: Path, path: str, counts: Counts) -> None:
+        """The result of a file that could not be read: its counts and error only."""
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=".", dir=cached.parent))
+        try:
+            (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
+            shutil.rmtree(cached, ignore_errors=True)
+            os.replace(work, cached)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def _prune(self, used: set[str]) -> None:
         """Cached results of files this source no longer has (or read by an older version) are removed."""
@@ -311,20 +299,12 @@ class SourceStage:
         counts.errors["file-unreadable"] += 1
         return counts
 
-    def _record(
-        self,
-        raw: RawRecord,
-        path: str,
-        context: FileContext,
-        counts: Counts,
-        digests: set[bytes],
-        good: IO[bytes],
-        bad: IO[bytes],
-    ) -> None:
+    def _record(self, raw: RawRecord, context: FileContext, counts: Counts, digests: set[bytes],
+                result: FileResult) -> None:  # fmt: skip
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if raw.version == "2.0":
-            self._record_2022(raw, kind, path, xml, counts, digests, good, bad)
+            self._record_2022(raw, kind, xml, counts, digests, result)
             return
         record = raw.data
         if isinstance(record, dict):
@@ -338,23 +318,22 @@ class SourceStage:
             self._identify(record, kind)
         errors = self.validator.errors(record, kind)
         if errors:
-            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors], record)
+            self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "1.5")
             return
-        self._keep(raw, path, kind, "1.5", record, record.get("uid"), counts, digests, good)
+        self._keep(raw, kind, "1.5", record, record.get("uid"), counts, digests, result)
 
     def _keep(
         self,
         raw: RawRecord,
-        path: str,
         kind: str,
         version: str,
         record: dict[str, Any],
         uid: str | None,
         counts: Counts,
         digests: set[bytes],
-        good: IO[bytes],
+        result: FileResult,
     ) -> None:
-        """A valid record into the stage, unless it is an exact copy of one already kept."""
+        """A valid record into the file's result, unless it is an exact copy of one already kept."""
         digest = record_digest(record)
         if digest in digests:
             counts.duplicates += 1
@@ -362,30 +341,20 @@ class SourceStage:
             return
         digests.add(digest)
         counts.exported += 1
-        line = {"file": path, "position": raw.position, "digest": digest.hex(), "format": version, "kind": kind,
-                "uid": uid, "record": record}  # fmt: skip
-        good.write(orjson.dumps(line) + b"\n")
+        result.keep(raw.position, kind, version, record, uid, digest)
 
     def _record_2022(
-        self,
-        raw: RawRecord,
-        kind: str,
-        path: str,
-        xml: bool,
-        counts: Counts,
-        digests: set[bytes],
-        good: IO[bytes],
-        bad: IO[bytes],
+        self, raw: RawRecord, kind: str, xml: bool, counts: Counts, digests: set[bytes], result: FileResult
     ) -> None:
         """A format-2022 record: normalized and validated against 2.0.3, kept in its own format."""
         record = self.normalizer_2022.normalize(raw.data, kind, from_xml=xml)
         errors = self.validator_2022.errors(record, kind)
         if errors:
-            self._reject(raw, path, counts, bad, [(e.rule, e.dotted, e.message) for e in errors], record, "2.0")
+            self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "2.0")
             return
         siret = buyer_siret(record, kind)
         uid = siret + record["id"] if siret and isinstance(record.get("id"), str) else None
-        self._keep(raw, path, kind, "2.0", record, uid, counts, digests, good)
+        self._keep(raw, kind, "2.0", record, uid, counts, digests, result)
 
     def _identify(self, record: dict[str, Any], kind: str) -> None:
         siret = buyer_siret(record, kind)
@@ -401,27 +370,18 @@ class SourceStage:
     def _reject(
         self,
         raw: RawRecord,
-        path: str,
         counts: Counts,
-        bad: IO[bytes],
+        result: FileResult,
         errors: list[tuple[str, str, str]],
-        normalized: Any = None,
-        version: str = "1.5",
+        normalized: Any,
+        version: str,
     ) -> None:
-        """One line of rejected.jsonl; the stage also keeps the normalized record, for the tables."""
+        """One line of rejected.jsonl; the normalized record gives the record's rows in the tables."""
         counts.rejected += 1
-        for rule, where, _ in errors:
-            counts.errors[error_code(rule, where)] += 1
-        line = {
-            "source": self.source,
-            "file": path,
-            "position": raw.position,
-            "record": raw.data,
-            "errors": [{"rule": rule, "path": where, "message": message} for rule, where, message in errors],
-            "normalized": normalized,
-            "format": version,
-        }
-        bad.write(orjson.dumps(line) + b"\n")
+        codes = [error_code(rule, where) for rule, where, _ in errors]
+        counts.errors.update(codes)
+        listed = [{"rule": rule, "path": where, "message": message} for rule, where, message in errors]
+        result.reject(raw.position, raw.data, listed, codes, normalized, version)
 
 
 _WORKER_STAGES: dict[str, SourceStage] = {}
@@ -431,6 +391,15 @@ def _process_in_worker(source: str, data_dir: str, path: str, cached: str) -> No
     """Run in a worker process: read one file into its cache folder (one SourceStage per source and process)."""
     stage = _WORKER_STAGES.setdefault(source, SourceStage(source, Path(data_dir)))
     stage._process(path, Path(cached))
+
+
+def load_manifest(data_dir: Path, source: str) -> list[tuple[str, Path]] | None:
+    """A source's files and their cached results, in order (None when the source has no stage)."""
+    path = stage_dir(data_dir, source) / "files.json"
+    if not path.is_file():
+        return None
+    root = data_dir / "cache" / "normalized" / source
+    return [(file, root / name) for file, name in json.loads(path.read_text(encoding="utf-8"))]
 
 
 def load_counts(data_dir: Path, source: str) -> Counts | None:

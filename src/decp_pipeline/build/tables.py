@@ -185,6 +185,10 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 CONVERT = {
     TEXT: _text,
     NUMBER: _number,
@@ -194,17 +198,29 @@ CONVERT = {
 }
 
 
-class _Table:
-    def __init__(self, name: str, folder: Path) -> None:
-        self.name = name
-        self.columns = TABLES[name]
-        self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
-        self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
+# Columns the fragments cached per file carry for the build, never published: the record a linked row belongs
+# to (its position in the file), and the facts of the run-dependent quality checks.
+HIDDEN_POSITION = ("_position", pa.int64())
+HIDDEN_FACTS = [("_day", TEXT), ("_amount", NUMBER)]
+MAIN_TABLES = ("marches", "concessions")
+
+
+def fragment_schema(name: str) -> pa.Schema:
+    """A table as cached per file: its columns but `file` (known only when the build runs), plus hidden ones."""
+    fields = [(column, kind) for column, kind, _ in TABLES[name] if column != "file"]
+    fields += HIDDEN_FACTS if name in MAIN_TABLES else [HIDDEN_POSITION]
+    return pa.schema(fields)
+
+
+class ArrowSpool:
+    """Rows converted to Arrow in batches and written to an Arrow IPC file (none when no row came)."""
+
+    def __init__(self, schema: pa.Schema, path: Path) -> None:
+        self.schema = schema
+        self.path = path
         self.rows: list[dict[str, Any]] = []
-        self.count = 0
-        self.date_columns = [column for column, kind, _ in self.columns if kind == DATE]
-        self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
-        self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
+        self.date_columns = [f.name for f in self.schema if f.type == DATE]
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
 
     def add(self, row: dict[str, Any]) -> None:
         for column in self.date_columns:  # the one type pyarrow cannot take from the record as it is
@@ -220,57 +236,52 @@ class _Table:
             batch = pa.RecordBatch.from_pylist(self.rows, schema=self.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
             batch = self._converted_batch()  # a rejected record with a number as text, a text as number ...
-        self._write(batch)
+        if self._writer is None:
+            self._writer = pa.ipc.new_file(str(self.path), self.schema)
+        self._writer.write_batch(batch)
+        self.rows = []
 
     def _converted_batch(self) -> pa.RecordBatch:
-        arrays = []
-        for column, kind, _ in self.columns:
-            convert = CONVERT[kind]
-            arrays.append(pa.array([convert(row.get(column)) for row in self.rows], type=kind))
+        arrays = [
+            pa.array([CONVERT.get(f.type, _same)(row.get(f.name)) for row in self.rows], type=f.type)
+            for f in self.schema
+        ]
         return pa.record_batch(arrays, schema=self.schema)
-
-    def _write(self, batch: pa.RecordBatch) -> None:
-        self._csv.write_batch(batch)
-        self._parquet.write_batch(batch)
-        self.count += len(self.rows)
-        self.rows = []
 
     def close(self) -> None:
         self.flush()
-        self._csv.close()
-        self._parquet.close()
+        if self._writer is not None:
+            self._writer.close()
 
 
-class TableWriter:
-    """Receives records (valid or not) and writes the tables; `close()` maps final names to temporaries."""
+class FragmentWriter:
+    """The rows of every table for the records of one file (valid or not), cached beside its normalized records.
+
+    Rows are made once, when the file is read; the build then only selects the rows of the records it keeps
+    (`TableOutput`), so that an unchanged file costs no Python work per record."""
 
     def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.tables = {name: _Table(name, folder) for name in TABLES}
-        self.uids: set[str] = set()
+        self.fragments = {name: ArrowSpool(fragment_schema(name), folder / f"{name}.arrow") for name in TABLES}
 
     def add(
         self,
         record: dict[str, Any],
         *,
+        uid: str | None,
         source: str,
         valid: bool,
         errors: list[str],
         anomalies: list[str],
-        file: str,
+        facts: tuple[str | None, float | None],
         position: int,
         version: str = "1.5",
-    ) -> bool:
-        """Add a record's rows; False (nothing written) when it has no uid or its contract already has a row."""
+    ) -> None:
+        """Add a record's rows (a record without uid has none: it is only in rejected.jsonl)."""
         concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
         buyer_key = "autoriteConcedante" if concession else "acheteur"
         buyer = record.get(buyer_key) if isinstance(record.get(buyer_key), dict) else {}
-        uid = record.get("uid") if valid else None
-        if uid is None and isinstance(buyer.get("id"), str) and isinstance(record.get("id"), str):
-            uid = buyer["id"] + record["id"]
-        if not isinstance(uid, str) or uid in self.uids:
-            return False
-        self.uids.add(uid)
+        if not isinstance(uid, str):
+            return
         modifications = [m for m in record.get("modifications") or [] if isinstance(m, dict)]
         place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
         row = {
@@ -288,8 +299,9 @@ class TableWriter:
             "lieuExecution_nom": place.get("nom"),
             "dureeMois_actuelle": _current(record, modifications, "dureeMois"),
             "modifications_count": len(modifications),
-            "file": file,
             "position": position,
+            "_day": facts[0],
+            "_amount": facts[1],
         }
         holders_key = "concessionnaires" if concession else "titulaires"
         holders = [h for h in record.get(holders_key) or [] if isinstance(h, dict)]
@@ -298,29 +310,36 @@ class TableWriter:
             row["valeurGlobale_actuelle"] = _current(record, modifications, "valeurGlobale")
         else:
             row["montant_actuel"] = _current(record, modifications, "montant")
-        self.tables["concessions" if concession else "marches"].add(row)
+        self.fragments["concessions" if concession else "marches"].add(row)
         role = "concessionnaire" if concession else "titulaire"
-        self._holders(uid, role, 0, holders)
-        self._format_2022_lists(uid, record)
+        self._holders(uid, position, role, 0, holders)
+        self._format_2022_lists(uid, position, record)
         for number, modification in enumerate(modifications, start=1):
             listed = [h for h in modification.get(holders_key) or [] if isinstance(h, dict)]
-            self.tables["modifications"].add(
-                {**modification, "uid": uid, "numero": number, "titulaires_count": len(listed) or None}
+            self.fragments["modifications"].add(
+                {
+                    **modification,
+                    "uid": uid,
+                    "numero": number,
+                    "titulaires_count": len(listed) or None,
+                    "_position": position,
+                }
             )
-            self._holders(uid, role, number, listed)
-        return True
+            self._holders(uid, position, role, number, listed)
 
-    def _format_2022_lists(self, uid: str, record: dict[str, Any]) -> None:
+    def _format_2022_lists(self, uid: str, position: int, record: dict[str, Any]) -> None:
         """Format 2022: the values of multi-valued fields, and the actes spéciaux de sous-traitance."""
         for field, values in (record.get("_lists") or {}).items():
             for rank, value in enumerate(values, start=1):
-                self.tables["listes"].add({"uid": uid, "champ": field, "rang": rank, "valeur": value})
+                self.fragments["listes"].add(
+                    {"uid": uid, "champ": field, "rang": rank, "valeur": value, "_position": position}
+                )
         for name, acts in (("acte", "actesSousTraitance"), ("modification", "modificationsActesSousTraitance")):
             for act in record.get(acts) or []:
                 if not isinstance(act, dict):
                     continue
                 contractor = act.get("sousTraitant") if isinstance(act.get("sousTraitant"), dict) else {}
-                self.tables["actes_sous_traitance"].add(
+                self.fragments["actes_sous_traitance"].add(
                     {
                         **act,
                         "uid": uid,
@@ -330,12 +349,13 @@ class TableWriter:
                         "dateNotification": act.get(
                             "dateNotification", act.get("dateNotificationModificationSousTraitance")
                         ),
+                        "_position": position,
                     }
                 )
 
-    def _holders(self, uid: str, role: str, modification: int, holders: list[dict[str, Any]]) -> None:
+    def _holders(self, uid: str, position: int, role: str, modification: int, holders: list[dict[str, Any]]) -> None:
         for rank, holder in enumerate(holders, start=1):
-            self.tables["titulaires"].add(
+            self.fragments["titulaires"].add(
                 {
                     **holder,
                     "uid": uid,
@@ -343,8 +363,89 @@ class TableWriter:
                     "modification": modification,
                     "rang": rank,
                     "titulaire_id": holder.get("id"),
+                    "_position": position,
                 }
             )
+
+    def close(self) -> None:
+        for fragment in self.fragments.values():
+            fragment.close()
+
+
+def row_uid(record: dict[str, Any], valid: bool) -> str | None:
+    """The uid of a record's rows: a valid record's own, else buyer SIRET + id when both are texts."""
+    uid = record.get("uid") if valid else None
+    if uid is None:
+        concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
+        buyer = record.get("autoriteConcedante" if concession else "acheteur")
+        if isinstance(buyer, dict) and isinstance(buyer.get("id"), str) and isinstance(record.get("id"), str):
+            uid = buyer["id"] + record["id"]
+    return uid if isinstance(uid, str) else None
+
+
+def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | None:
+    """A cached fragment (None when the file had no row for this table)."""
+    if not path.is_file():
+        return None
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    return table.select(columns) if columns else table
+
+
+class _Output:
+    """One published table, CSV and Parquet written from the same batches of selected fragment rows."""
+
+    def __init__(self, name: str, folder: Path) -> None:
+        self.name = name
+        self.columns = TABLES[name]
+        self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
+        self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.count = 0
+        self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
+        self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
+
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        self.count += table.num_rows
+        if self.pending_rows >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending_rows:
+            table = pa.concat_tables(self.pending).combine_chunks()
+            for batch in table.to_batches(max_chunksize=BATCH_ROWS * 4):
+                self._csv.write_batch(batch)
+            self._parquet.write_table(table, row_group_size=BATCH_ROWS * 4)
+        self.pending, self.pending_rows = [], 0
+
+    def close(self) -> None:
+        self.flush()
+        self._csv.close()
+        self._parquet.close()
+
+
+class TableOutput:
+    """The published tables, filled with the rows the build selects from each file's fragments."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.tables = {name: _Output(name, folder) for name in TABLES}
+
+    def add(self, name: str, rows: pa.Table, file: str) -> None:
+        """Selected rows of one fragment: hidden columns dropped, `file` (the file's current path) added."""
+        if not rows.num_rows:
+            return
+        output = self.tables[name]
+        columns = []
+        for field in output.schema:
+            if field.name == "file":
+                columns.append(pa.repeat(pa.scalar(file, TEXT), rows.num_rows))
+            else:
+                columns.append(rows.column(field.name))
+        output.add(pa.Table.from_arrays(columns, schema=output.schema))
 
     def close(self) -> dict[str, Path]:
         temporaries: dict[str, Path] = {}
@@ -371,7 +472,7 @@ def _current(record: dict[str, Any], modifications: list[dict[str, Any]], field:
     return record.get(field)
 
 
-def describe(tables: dict[str, _Table]) -> dict[str, Any]:
+def describe(tables: dict[str, _Output]) -> dict[str, Any]:
     """A Frictionless data package: each table, in CSV and in Parquet, with its fields."""
     resources = []
     for table in tables.values():
