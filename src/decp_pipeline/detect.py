@@ -92,3 +92,16 @@ def xml_record_version(element: etree._Element) -> str:
     if MARKER_DGFIP in buyer_fields:
         return "1.5-dgfip"
     return "1.5"
+
+
+def xml_dict_version(record: dict[str, Any]) -> str:
+    """`xml_record_version` of a record element, from the dict it was turned into (element_to_dict): the
+    same names give the same answer, without walking the element again."""
+    if MARKERS_2022 & record.keys():
+        return "2.0"
+    for key in ("acheteur", "autoriteConcedante"):
+        buyers = record.get(key)
+        for buyer in buyers if isinstance(buyers, list) else [buyers]:
+            if isinstance(buyer, dict) and MARKER_DGFIP in buyer:
+                return "1.5-dgfip"
+    return "1.5"

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
+from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_dict_version
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.dume import row_to_2022
 from decp_pipeline.normalize.xml_records import element_to_dict
@@ -92,7 +92,8 @@ class RecordFile:
             if item.kind is None:
                 continue  # an element that is not a record (reported by `decp validate`)
             position += 1
-            yield RawRecord(position, item.kind, element_to_dict(item.element), xml_record_version(item.element))
+            data = element_to_dict(item.element)
+            yield RawRecord(position, item.kind, data, xml_dict_version(data))
 
 
 class _FilteringXmlReader(XmlReader):

@@ -22,23 +22,29 @@ WRAPPERS = {
 }
 
 
-def _local(element: etree._Element) -> str:
-    return etree.QName(element).localname
+def _local(tag: str) -> str:
+    """The local name of a tag (`{namespace}name` or `name`)."""
+    return tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
 
 
 def element_to_dict(element: etree._Element) -> dict[str, Any]:
     """The record element as a dict of its children."""
     result: dict[str, Any] = {}
+    repeated = False
     for child in element:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if type(tag) is not str:
             continue  # comments, processing instructions
-        name = _local(child)
+        name = _local(tag)
         value = _value(child, name)
         if name in result:
             previous = result[name]
             result[name] = [*previous, value] if isinstance(previous, _Repeated) else _Repeated([previous, value])
+            repeated = True
         else:
             result[name] = value
+    if not repeated:
+        return result
     return {k: list(v) if isinstance(v, _Repeated) else v for k, v in result.items()}
 
 
@@ -47,9 +53,10 @@ class _Repeated(list):
 
 
 def _value(element: etree._Element, name: str) -> Any:
-    children = [c for c in element if isinstance(c.tag, str)]
+    if not len(element):
+        return [] if name in WRAPPERS else (element.text or "")
     if name in WRAPPERS:
-        return [_value(c, _local(c)) if len(c) else (c.text or "") for c in children]
-    if children:
+        return [_value(c, _local(c.tag)) if len(c) else (c.text or "") for c in element if type(c.tag) is str]
+    if any(type(c.tag) is str for c in element):
         return element_to_dict(element)
-    return element.text or ""
+    return element.text or ""  # only comments inside

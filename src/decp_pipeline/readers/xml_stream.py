@@ -57,38 +57,66 @@ class XmlReader:
             yield from self._items(source)
 
     def _items(self, source: BinaryIO) -> Iterator[XmlItem]:
+        self._check_prolog()
+        # Only the end of record elements reaches Python (libxml2 filters the events by tag): a file of a
+        # million elements costs a few thousand events, not two million.
         parser_events = etree.iterparse(
             source,
-            events=("start", "end"),
+            events=("end",),
+            tag=[f"{{*}}{name}" for name in RECORD_TAGS],
             resolve_entities=False,
             load_dtd=False,
             no_network=True,
             huge_tree=False,
         )
-        depth = 0
-        record_depth = 1
         try:
-            for event, element in parser_events:
-                if event == "start":
-                    if self.root is None:
-                        self.root = element
-                        _refuse_dtd(element)
-                        record_depth = 0 if local_name(element) in RECORD_TAGS else 1
-                    depth += 1
+            for _event, element in parser_events:
+                parent = element.getparent()
+                if parent is None:  # the root is the record
+                    self._set_root(element)
+                    yield XmlItem(element, local_name(element), local_name(element), element.sourceline)
                     continue
-                depth -= 1
-                if depth != record_depth or not isinstance(element.tag, str):
-                    continue
+                if parent.getparent() is not None or local_name(parent) in RECORD_TAGS:
+                    continue  # an element of that name inside a record: part of the record
+                self._set_root(parent)
+                while parent[0] is not element:  # what came before the record: unexpected elements, comments
+                    yield from self._unexpected(parent[0])
+                    del parent[0]
                 name = local_name(element)
-                yield XmlItem(element, name if name in RECORD_TAGS else None, name, element.sourceline)
-                if record_depth == 1:  # free the item and anything before it (comments ...)
-                    element.clear()
-                    while self.root[0] is not element:
-                        del self.root[0]
-                    del self.root[0]
+                yield XmlItem(element, name, name, element.sourceline)
+                element.clear()  # free the record
+                del parent[0]
+            root = parser_events.root
+            if root is not None:
+                self._set_root(root)
+                if root is self.root and local_name(root) not in RECORD_TAGS:
+                    for child in list(root):  # unexpected elements after the last record
+                        yield from self._unexpected(child)
         except etree.XMLSyntaxError as e:
             line, column = e.position if e.position else (e.lineno, None)
             raise XmlSyntaxError(_describe(e), line, column) from None
+
+    def _check_prolog(self) -> None:
+        """Refuse a DTD before anything else is parsed (the prolog, up to the start of the root element)."""
+        with open(self.path, "rb") as head:
+            try:
+                for _event, root in etree.iterparse(
+                    head, events=("start",), resolve_entities=False, load_dtd=False, no_network=True
+                ):
+                    _refuse_dtd(root)
+                    break
+            except etree.XMLSyntaxError:
+                pass  # reported by the reading itself, after the records before the fault
+
+    def _set_root(self, root: etree._Element) -> None:
+        if self.root is None:
+            self.root = root
+            _refuse_dtd(root)
+
+    @staticmethod
+    def _unexpected(element: etree._Element) -> Iterator[XmlItem]:
+        if isinstance(element.tag, str):
+            yield XmlItem(element, None, local_name(element), element.sourceline)
 
 
 def _refuse_dtd(root: etree._Element) -> None:
