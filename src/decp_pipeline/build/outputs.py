@@ -94,10 +94,7 @@ def assemble(
                 for file in stage.files:
                     _copy_records(file, plan, regulatory)
                     _copy_rejected(stage.source, file, rejected)
-                    _add_rows(file, plan.rows_valid, tables, quality)
-            for stage in stages:  # after every valid row, so that a contract's valid row wins
-                for file in stage.files:
-                    _add_rows(file, plan.rows_rejected, tables, quality)
+                    _add_rows(file, plan, tables, quality)
         temporary.update(tables.close())
         assembly.sources = plan.counts
         for counts in plan.counts.values():
@@ -153,6 +150,7 @@ class Plan:
     near_duplicates: dict[str, Any]
 
 
+COPY_CHUNK = 8 * 1024 * 1024  # bytes of JSON lines copied at a time
 META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "recency", "modifications", "near",
                 "anomalies", "day", "amount"]  # fmt: skip
 
@@ -290,13 +288,16 @@ def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> 
     if keep is None or not keep.any():
         return
     formats, kinds = plan.formats.get(file.index, (None, None))
-    with open(file.cached / "records.jsonl", "rb") as lines:
-        for number, line in enumerate(lines):
-            if keep[number]:
-                if formats is None:
-                    regulatory.write(line, "1.5", "marche")
-                else:
-                    regulatory.write(line, formats[number], kinds[number])
+    first = 0
+    with open(file.cached / "records.jsonl", "rb") as source:
+        while lines := source.readlines(COPY_CHUNK):
+            kept = keep[first : first + len(lines)]
+            if formats is None:  # format 1.5 only
+                regulatory.write_many(lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k])
+            else:
+                for number in np.flatnonzero(kept):
+                    regulatory.write(lines[number], formats[first + number], kinds[first + number])
+            first += len(lines)
 
 
 def _copy_rejected(source: str, file: StageFile, out: IO[bytes]) -> None:
@@ -310,20 +311,25 @@ def _copy_rejected(source: str, file: StageFile, out: IO[bytes]) -> None:
             out.write(prefix + line[1:])
 
 
-def _add_rows(file: StageFile, selected: dict[int, pa.Array], tables: TableOutput, quality: QualityChecks) -> None:
-    positions = selected.get(file.index)
-    if positions is None or not len(positions):
+def _add_rows(file: StageFile, plan: Plan, tables: TableOutput, quality: QualityChecks) -> None:
+    """A file's selected table rows: those of its kept valid records, and (written after every valid row, so
+    that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
+    valid, rejected = plan.rows_valid.get(file.index), plan.rows_rejected.get(file.index)
+    if valid is None and rejected is None:
         return
     for name in TABLES:
         fragment = read_fragment(file.cached / f"{name}.arrow")
         if fragment is None:
             continue
-        column = "position" if name in MAIN_TABLES else "_position"
-        rows = fragment.filter(pc.is_in(fragment[column], value_set=positions))
-        if name in MAIN_TABLES and rows.num_rows:
-            fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
-            rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
-        tables.add(name, rows, file.path)
+        column = fragment["position" if name in MAIN_TABLES else "_position"]
+        for positions, later in ((valid, False), (rejected, True)):
+            if positions is None:
+                continue
+            rows = fragment.filter(pc.is_in(column, value_set=positions))
+            if name in MAIN_TABLES and rows.num_rows:
+                fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
+                rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+            tables.add(name, rows, file.path, later=later)
 
 
 def _fingerprint(stages: list[Stage], quality: QualityChecks) -> str:
@@ -398,6 +404,13 @@ class RegulatoryWriter:
         target.write(b"\n" if self.first[kind] else b",\n")
         target.write(line[:-1] if line.endswith(b"\n") else line)
         self.first[kind] = False
+
+    def write_many(self, lines: list[bytes]) -> None:
+        """Format 1.5 records, serialized (JSON lines)."""
+        if lines:
+            self.decp.write(b"\n" if self.first["1.5"] else b",\n")
+            self.decp.write(b",\n".join(line.rstrip(b"\n") for line in lines))
+            self.first["1.5"] = False
 
     def __enter__(self) -> RegulatoryWriter:
         return self

@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
@@ -393,38 +394,63 @@ def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | No
 
 
 class _Output:
-    """One published table, CSV and Parquet written from the same batches of selected fragment rows."""
+    """One published table, CSV and Parquet written from the same batches of selected fragment rows.
+
+    Rows come in two lanes: the rows of valid records are written as they come; the rows of rejected records
+    are kept aside (an Arrow IPC file) and written after them, so that each fragment is read once."""
 
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
         self.columns = TABLES[name]
         self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
         self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
-        self.pending: list[pa.Table] = []
-        self.pending_rows = 0
+        self.aside_path = folder / f".{name}.rejected.{os.getpid()}.tmp"
+        self.pending: dict[bool, list[tuple[pa.Table, str]]] = {False: [], True: []}
+        self.pending_rows = {False: 0, True: 0}
         self.count = 0
         self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
         self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
+        self._aside: pa.ipc.RecordBatchStreamWriter | None = None
 
-    def add(self, table: pa.Table) -> None:
-        self.pending.append(table)
-        self.pending_rows += table.num_rows
-        self.count += table.num_rows
-        if self.pending_rows >= BATCH_ROWS:
-            self.flush()
+    def add(self, rows: pa.Table, file: str, *, later: bool) -> None:
+        self.pending[later].append((rows, file))
+        self.pending_rows[later] += rows.num_rows
+        self.count += rows.num_rows
+        if self.pending_rows[later] >= BATCH_ROWS * 4:
+            self.flush(later)
 
-    def flush(self) -> None:
-        if self.pending_rows:
-            table = pa.concat_tables(self.pending).combine_chunks()
-            for batch in table.to_batches(max_chunksize=BATCH_ROWS * 4):
-                self._csv.write_batch(batch)
-            self._parquet.write_table(table, row_group_size=BATCH_ROWS * 4)
-        self.pending, self.pending_rows = [], 0
+    def flush(self, later: bool) -> None:
+        if not self.pending_rows[later]:
+            return
+        fragments = self.pending[later]
+        rows = pa.concat_tables([table for table, _ in fragments])
+        files = np.repeat(np.array([file for _, file in fragments], dtype=object), [t.num_rows for t, _ in fragments])
+        columns = [pa.array(files, TEXT) if f.name == "file" else rows.column(f.name) for f in self.schema]
+        table = pa.Table.from_arrays(columns, schema=self.schema).combine_chunks()
+        if later:
+            if self._aside is None:
+                self._aside = pa.ipc.new_stream(str(self.aside_path), self.schema)
+            self._aside.write_table(table)
+        else:
+            self._write(table)
+        self.pending[later], self.pending_rows[later] = [], 0
+
+    def _write(self, table: pa.Table) -> None:
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS * 4):
+            self._csv.write_batch(batch)
+        self._parquet.write_table(table, row_group_size=BATCH_ROWS * 4)
 
     def close(self) -> None:
-        self.flush()
+        self.flush(False)
+        self.flush(True)
+        if self._aside is not None:
+            self._aside.close()
+            with pa.memory_map(str(self.aside_path)) as source:
+                for batch in pa.ipc.open_stream(source):
+                    self._write(pa.Table.from_batches([batch]))
         self._csv.close()
         self._parquet.close()
+        self.aside_path.unlink(missing_ok=True)
 
 
 class TableOutput:
@@ -434,18 +460,10 @@ class TableOutput:
         self.folder = folder
         self.tables = {name: _Output(name, folder) for name in TABLES}
 
-    def add(self, name: str, rows: pa.Table, file: str) -> None:
-        """Selected rows of one fragment: hidden columns dropped, `file` (the file's current path) added."""
-        if not rows.num_rows:
-            return
-        output = self.tables[name]
-        columns = []
-        for field in output.schema:
-            if field.name == "file":
-                columns.append(pa.repeat(pa.scalar(file, TEXT), rows.num_rows))
-            else:
-                columns.append(rows.column(field.name))
-        output.add(pa.Table.from_arrays(columns, schema=output.schema))
+    def add(self, name: str, rows: pa.Table, file: str, *, later: bool = False) -> None:
+        """Selected rows of one fragment (`file` is the file's current path); `later`: after all the others."""
+        if rows.num_rows:
+            self.tables[name].add(rows, file, later=later)
 
     def close(self) -> dict[str, Path]:
         temporaries: dict[str, Path] = {}
@@ -460,7 +478,7 @@ class TableOutput:
 
     def discard(self) -> None:
         for table in self.tables.values():
-            for path in table.paths.values():
+            for path in (*table.paths.values(), table.aside_path):
                 path.unlink(missing_ok=True)
 
 
