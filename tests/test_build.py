@@ -364,17 +364,71 @@ def test_unchanged_files_are_not_read_again(tmp_path):
     first = run_cli(*args)
     assert "2019-03.json: 49 read" in first.stderr
     report = (tmp_path / "dist" / "report.json").read_text()
+    published = (tmp_path / "dist" / "decp.json").stat().st_mtime_ns
     second = run_cli(*args)
     assert second.exit_code == 0
     assert "read" not in second.stderr.replace("reading", "")  # no file was parsed
     assert "2 of 2 file(s) unchanged, their results reused" in second.stderr
-    assert json.loads((tmp_path / "dist" / "report.json").read_text())["total"] == json.loads(report)["total"]
+    # Same inputs, same code, same day: the outputs in place are kept, only report.json is renewed.
+    assert "Nothing changed since the last build" in second.stdout
+    assert (tmp_path / "dist" / "decp.json").stat().st_mtime_ns == published
+    renewed = json.loads((tmp_path / "dist" / "report.json").read_text())
+    assert renewed["total"] == json.loads(report)["total"]
+    assert renewed["build_fingerprint"] == json.loads(report)["build_fingerprint"]
     # One file changed: only that one is read again.
     (folder / "2019-04.json").write_bytes((folder / "2019-04.json").read_bytes() + b"\n")
     third = run_cli(*args)
     assert "2019-04.json: 30 read" in third.stderr
     assert "2019-03.json: 49 read" not in third.stderr
     assert "1 of 2 file(s) unchanged" in third.stderr
+    assert "Nothing changed" not in third.stdout
+    assert (tmp_path / "dist" / "decp.json").stat().st_mtime_ns != published
+
+
+def test_checks_of_the_day_are_made_by_the_build_not_cached(tmp_path):
+    """date-in-future and amount-too-high depend on the run: a later build with another day or ceiling gets
+    them right from the cached results, without reading any file again."""
+    import datetime
+
+    import pandas as pd
+
+    from decp_pipeline.build.outputs import assemble
+
+    copies = tmp_path / "in"
+    shutil.copytree(SAMPLES, copies)
+    code, report, _ = build(tmp_path, *SEED, *[a for s in SEED for a in ("--input", f"{s}={copies / s}")])
+    assert code == 0
+    assert "date-in-future" not in report["total"]["anomalies"]
+    shutil.rmtree(copies)  # only the cached results are left
+    day, ceiling = datetime.date(2019, 4, 1), 1_000_000
+    sources = [(s, 0) for s in SEED]
+    earlier = assemble(tmp_path / "data", tmp_path / "earlier", sources, {}, today=day, max_amount=ceiling)
+    # The oracle: the published records themselves.
+    records = decp_records(tmp_path)
+    signed = [max(r.get("dateNotification", r.get("dateSignature", "")), r["datePublicationDonnees"])[:10]
+              for r in records]  # fmt: skip
+    amounts = [r.get("montant", r.get("valeurGlobale")) for r in records]
+    assert earlier.total.anomalies["date-in-future"] == sum(d > day.isoformat() for d in signed) > 0
+    assert earlier.total.anomalies["amount-too-high"] == sum(a > ceiling for a in amounts) > 0
+    assert earlier.total.exported == report["total"]["exported"]
+    marches = pd.read_parquet(tmp_path / "earlier" / "marches.parquet")
+    flagged = marches[marches["anomalies"].fillna("").str.contains("date-in-future")]
+    assert len(flagged) >= earlier.total.anomalies["date-in-future"]  # rows of rejected records are flagged too
+    later = json.loads((tmp_path / "earlier" / "report.json").read_text())
+    assert later["build_fingerprint"] != report["build_fingerprint"]
+
+
+def test_a_missing_cached_result_is_a_clear_error(tmp_path):
+    code, _, _ = build(tmp_path, *ALL_SAMPLES)
+    assert code == 0
+    cache = tmp_path / "data" / "cache" / "normalized" / "aife"  # aife: enabled, so reused
+    for entry in cache.iterdir():
+        shutil.rmtree(entry)
+    result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
+                     "pes-marche", "--input", f"pes-marche={SAMPLES / 'pes-marche'}")  # fmt: skip
+    assert result.exit_code == 2
+    assert "aife: the cached result of" in result.stderr
+    assert "run `decp build aife` again" in result.stderr
 
 
 def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):

@@ -77,6 +77,7 @@ def assemble(
     quality = QualityChecks(today=today, max_amount=max_amount)
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
     stages = [Stage(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
+    _check_cached(stages)
     fingerprint = _fingerprint(stages, quality)
     reused = _reuse(out, fingerprint, fetch)
     if reused is not None:
@@ -167,9 +168,6 @@ def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
         for file in stage.files:
             file.index = index
             index += 1
-            if not (file.cached / "counts.json").is_file():
-                raise DecpError(f"{stage.source}: the cached result of {file.path} is gone ({file.cached}): "
-                                f"run `decp build {stage.source}` again")  # fmt: skip
             meta = read_fragment(file.cached / "meta.arrow")
             if meta is None or not meta.num_rows:
                 continue
@@ -330,6 +328,16 @@ def _add_rows(file: StageFile, plan: Plan, tables: TableOutput, quality: Quality
                 fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
                 rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
             tables.add(name, rows, file.path, later=later)
+
+
+def _check_cached(stages: list[Stage]) -> None:
+    for stage in stages:
+        for file in stage.files:
+            if not (file.cached / "counts.json").is_file():
+                raise DecpError(
+                    f"{stage.source}: the cached result of {file.path} is gone ({file.cached}): "
+                    f"run `decp build {stage.source}` again"
+                )
 
 
 def _fingerprint(stages: list[Stage], quality: QualityChecks) -> str:

@@ -109,6 +109,8 @@ def write_summary(run: BuildRun, out: str) -> None:
             click.echo(f"FAILED {source}: {where}{failed['error']}")
     for warning in assembly.warnings:
         click.echo(f"WARNING: {warning}")
+    if assembly.unchanged:
+        click.echo("Nothing changed since the last build: the outputs in place were kept (report.json renewed).")
     rows = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
     click.echo(
         f"Outputs in {out}/: decp.json, rejected.jsonl, report.json, datapackage.json; tables (CSV and Parquet): {rows}"
