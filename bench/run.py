@@ -6,7 +6,7 @@
 In one run, on the same files: (a) the parse-only floor: every file parsed by the fastest reader available
 (orjson for JSON, lxml for XML) and discarded, in one process; (b) `decp build --offline` end to end on a fresh
 data dir; (c) the same build again, nothing changed; (d) again after one file changed. Each step's wall time,
-records per second and peak resident memory (of the child process) are printed and written to
+records per second and peak resident memory (the build and its worker processes together) are printed and written to
 bench/results.json with the machine's description, and the build's counts are compared with the generator's.
 """
 
@@ -19,6 +19,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -39,15 +40,56 @@ print(n)
 """
 
 
+def tree_rss(leader: int) -> int:
+    """Resident bytes of every process of the build's process group (the build and its workers)."""
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            group = int(stat[stat.rindex(")") + 2 :].split()[2])
+            if group == leader:
+                total += int(Path(f"/proc/{entry}/statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
 def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess[str]]:
-    """Wall seconds, peak RSS (MiB) of the child, and its result. Peak via wait4 (this child only)."""
+    """Wall seconds, peak resident memory (MiB) and the result of a command.
+
+    The peak is the largest sum of the resident memory of the command and all its worker processes, sampled
+    every 0.1 s (an upper bound: pages shared by the forked workers count once per process), or the main
+    process's own peak (wait4) when that is larger."""
     started = time.monotonic()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # fmt: skip
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.1):
+            peak = max(peak, tree_rss(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    output: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda n=n, f=f: output.__setitem__(n, f.read()), daemon=True)
+               for n, f in (("stdout", process.stdout), ("stderr", process.stderr))]  # fmt: skip
+    for reader in readers:
+        reader.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.monotonic() - started
-    stdout, stderr = process.stdout.read(), process.stderr.read()  # type: ignore[union-attr]
+    done.set()
+    sampler.join()
+    for reader in readers:
+        reader.join()
     code = os.waitstatus_to_exitcode(status)
-    return seconds, usage.ru_maxrss / 1024, subprocess.CompletedProcess(command, code, stdout, stderr)
+    peak_mib = max(peak / 2**20, usage.ru_maxrss / 1024)
+    return seconds, peak_mib, subprocess.CompletedProcess(command, code, output["stdout"], output["stderr"])
 
 
 def machine() -> dict[str, object]:
