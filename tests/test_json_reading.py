@@ -153,3 +153,19 @@ def test_deep_nesting_is_refused_before_parsing(tmp_path: Path) -> None:
     assert time.monotonic() - start < 5
     assert [(p.rule, p.line) for p in problems] == [("syntax", 1)]
     assert "nested more than 512 levels" in problems[0].message
+
+
+def test_whole_file_and_streamed_readings_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small files are parsed whole (orjson), large ones streamed (ijson): the same records either way."""
+    from decp_pipeline.readers import json_stream
+
+    paths = [fixture(name) for name in ("aws_marches-publics.info_2019-03-07_excerpt.json",
+             "fcp-master_json_marches_concessions.json", "e-marchespublics_2024-07_dematis20.json")]  # fmt: skip
+    whole = [records(path) for path in paths]
+    monkeypatch.setattr(json_stream, "WHOLE_FILE_MAX", 0)
+    assert [records(path) for path in paths] == whole
+
+
+def test_a_wrapper_key_written_twice_loses_no_list(tmp_path: Path) -> None:
+    path = write(tmp_path, b'{"marches": [{"id": "A1"}], "marches": [{"id": "B2"}, {"id": "C3"}]}')
+    assert [record["id"] for _, record in records(path)] == ["A1", "B2", "C3"]

@@ -157,6 +157,15 @@ class V1Normalizer:
                         name = key
                     else:
                         self.fixes["key-trimmed"] += 1
+                if type(item) is str and name not in LIST_FIELDS:  # the common case, inlined: texts
+                    stripped = item.strip()
+                    if stripped in ABSENT:
+                        self.fixes["absent-value"] += 1
+                    else:
+                        if stripped != item:
+                            self.fixes["value-trimmed"] += 1
+                        cleaned[name] = stripped
+                    continue
                 if name in LIST_FIELDS and isinstance(item, str) and not item.strip():
                     self.fixes["empty-list"] += 1  # "modifications": "" (or an empty XML element) is no item
                     cleaned[name] = []
