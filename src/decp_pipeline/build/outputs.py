@@ -30,7 +30,7 @@ from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import RULES, _starts, consolidate, near_duplicates
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
-from decp_pipeline.build.tables import MAIN_TABLES, TABLES, TableOutput, read_fragment
+from decp_pipeline.build.tables import MAIN_TABLES, TABLES, TableOutput, fragment_name, read_fragment
 from decp_pipeline.exceptions import DecpError
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
@@ -147,6 +147,8 @@ class Plan:
     formats: dict[int, tuple[list[str], list[str]]]  # file index → format and kind of each valid record
     rows_valid: dict[int, pa.Array]  # file index → positions of the valid records that have table rows
     rows_rejected: dict[int, pa.Array]  # the same for rejected records (whose contract has no valid row)
+    whole_valid: set[int]  # files all of whose valid records with table rows are selected
+    whole_rejected: set[int]  # the same for rejected records
     overlap: dict[str, dict[str, int]]
     near_duplicates: dict[str, Any]
 
@@ -178,7 +180,7 @@ def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
     names = [stage.source for stage in stages]
     if not metas:
         pa.array([], pa.int64())
-        return Plan(counts, {}, {}, {}, {}, {s: {} for s in names},
+        return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
                     {"count": 0, "by_source_pair": {}, "examples": []})  # fmt: skip
     meta = pa.concat_tables(metas).combine_chunks()
     meta = meta.append_column("file", pa.array(np.concatenate(file_of)))
@@ -218,12 +220,17 @@ def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
     first = np.zeros(candidates.num_rows, dtype=bool)
     first[by_uid[_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
     split = with_uid.num_rows
+    rows_valid = _positions(candidates.slice(0, split), first[:split])
+    rows_rejected = _positions(candidates.slice(split), first[split:])
+    with_rows = valid.filter(pc.is_valid(valid["uid"]))["file"].to_numpy()  # every valid record with table rows
     return Plan(
         counts=counts,
         keep=_per_file(valid["file"].to_numpy(), kept_mask),
         formats=_formats(valid),
-        rows_valid=_positions(candidates.slice(0, split), first[:split]),
-        rows_rejected=_positions(candidates.slice(split), first[split:]),
+        rows_valid=rows_valid,
+        rows_rejected=rows_rejected,
+        whole_valid=_whole(rows_valid, with_rows),
+        whole_rejected=_whole(rows_rejected, rejected["file"].to_numpy()),
         overlap=consolidated.overlap,
         near_duplicates=near_duplicates(kept.select(["near", "source", "uid"]), names),
     )
@@ -236,6 +243,12 @@ def _per_file(files: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     starts = np.flatnonzero(np.r_[True, files[1:] != files[:-1]])
     ends = np.r_[starts[1:], len(files)]
     return {int(files[a]): values[a:b] for a, b in zip(starts, ends, strict=True)}
+
+
+def _whole(selected: dict[int, pa.Array], files: np.ndarray) -> set[int]:
+    """The files whose every record with table rows (`files`: the file of each) is selected."""
+    present = np.bincount(files, minlength=max(selected, default=0) + 1) if len(files) else np.zeros(0, np.int64)
+    return {file for file, positions in selected.items() if file < len(present) and len(positions) == present[file]}
 
 
 def _formats(valid: pa.Table) -> dict[int, tuple[list[str], list[str]]]:
@@ -312,18 +325,17 @@ def _copy_rejected(source: str, file: StageFile, out: IO[bytes]) -> None:
 def _add_rows(file: StageFile, plan: Plan, tables: TableOutput, quality: QualityChecks) -> None:
     """A file's selected table rows: those of its kept valid records, and (written after every valid row, so
     that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
-    valid, rejected = plan.rows_valid.get(file.index), plan.rows_rejected.get(file.index)
-    if valid is None and rejected is None:
-        return
-    for name in TABLES:
-        fragment = read_fragment(file.cached / f"{name}.arrow")
-        if fragment is None:
+    for valid, selected, later in ((True, plan.rows_valid, False), (False, plan.rows_rejected, True)):
+        positions = selected.get(file.index)
+        if positions is None:
             continue
-        column = fragment["position" if name in MAIN_TABLES else "_position"]
-        for positions, later in ((valid, False), (rejected, True)):
-            if positions is None:
+        whole = file.index in (plan.whole_valid if valid else plan.whole_rejected)
+        for name in TABLES:
+            rows = read_fragment(file.cached / fragment_name(name, valid))
+            if rows is None:
                 continue
-            rows = fragment.filter(pc.is_in(column, value_set=positions))
+            if not whole:
+                rows = rows.filter(pc.is_in(rows["position" if name in MAIN_TABLES else "_position"], positions))
             if name in MAIN_TABLES and rows.num_rows:
                 fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
                 rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)

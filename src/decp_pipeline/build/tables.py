@@ -259,10 +259,16 @@ class FragmentWriter:
     """The rows of every table for the records of one file (valid or not), cached beside its normalized records.
 
     Rows are made once, when the file is read; the build then only selects the rows of the records it keeps
-    (`TableOutput`), so that an unchanged file costs no Python work per record."""
+    (`TableOutput`), so that an unchanged file costs no Python work per record. The rows of valid records
+    (`NAME.arrow`) and of rejected ones (`NAME.rejected.arrow`) are apart: when every one of them is kept, the
+    build takes the whole fragment without filtering it."""
 
     def __init__(self, folder: Path) -> None:
-        self.fragments = {name: ArrowSpool(fragment_schema(name), folder / f"{name}.arrow") for name in TABLES}
+        self.lanes = {
+            valid: {name: ArrowSpool(fragment_schema(name), folder / fragment_name(name, valid)) for name in TABLES}
+            for valid in (True, False)
+        }
+        self.fragments = self.lanes[True]
 
     def add(
         self,
@@ -283,6 +289,7 @@ class FragmentWriter:
         buyer = record.get(buyer_key) if isinstance(record.get(buyer_key), dict) else {}
         if not isinstance(uid, str):
             return
+        self.fragments = self.lanes[valid]
         modifications = [m for m in record.get("modifications") or [] if isinstance(m, dict)]
         place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
         row = {
@@ -369,8 +376,13 @@ class FragmentWriter:
             )
 
     def close(self) -> None:
-        for fragment in self.fragments.values():
-            fragment.close()
+        for lane in self.lanes.values():
+            for fragment in lane.values():
+                fragment.close()
+
+
+def fragment_name(table: str, valid: bool) -> str:
+    return f"{table}.arrow" if valid else f"{table}.rejected.arrow"
 
 
 def row_uid(record: dict[str, Any], valid: bool) -> str | None:

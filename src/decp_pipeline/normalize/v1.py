@@ -146,7 +146,7 @@ class V1Normalizer:
 
     # -- generic cleaning -------------------------------------------------------------------------------------
 
-    def _clean(self, value: Any) -> Any:
+    def _clean(self, value: Any) -> Any:  # noqa: PLR0912 - texts inlined: most of the values
         """Keys trimmed, texts trimmed, absent values dropped, recursively."""
         if isinstance(value, dict):
             cleaned: dict[str, Any] = {}
