@@ -3,16 +3,18 @@
     .venv/bin/python bench/generate.py --contracts 150000 --files 500 --out bench/corpus
 
 Templates are the real records of shared/realdata (falling back to the excerpts of tests/fixtures): format 1.x
-records of AWS, PES, Dématis and AIFE that are valid once normalized, and format-2022 records of the Dématis
-2024 files. Each generated contract is a template with its own `id` (and so its own uid), an amount and dates
-varied around the template's; the buyer, winners, CPV code and the rest stay real. The mix follows the real
-landscape: five sources, 1.x and 2022, JSON and XML (PES and AIFE publish XML), file sizes from a few records
+records (marchés and contrats de concession, at their real rate) of AWS, PES and AIFE that are valid once
+normalized, and format-2022 records of the Dématis 2024 files. Each generated contract is a template with its
+own `id` (and so its own uid), an amount and dates varied around the template's; the buyer, winners, CPV code
+and the rest stay real. The mix follows the real
+landscape: four sources, 1.x and 2022, JSON and XML (PES and AIFE publish XML), file sizes from a few records
 to tens of thousands (a Pareto law). Known rates are injected and counted:
 
 - 4 % of the contracts are published a second time, identically, in another file of the same source
   (exact copies, as daily files republish);
 - 2 % are republished with a later publication date (same uid, the later one wins);
-- 1.5 % lose their notification date (rejected: a required value cannot be invented).
+- 1.5 % lose their notification date (signature date for a concession: rejected, a required value cannot
+  be invented).
 
 `expected.json` holds the counts the build must report: read, exported, rejected, duplicates.
 """
@@ -60,7 +62,7 @@ def valid_templates(paths: list[Path], version: str) -> list[dict[str, Any]]:
         normalizer, validator = V1Normalizer(), json_validator("1.5")
     kept = []
     for record, kind in records:
-        if kind == "marche" and validator.is_valid(normalizer.normalize(copy.deepcopy(record), kind), kind):
+        if validator.is_valid(normalizer.normalize(copy.deepcopy(record), kind), kind):
             kept.append({k: v for k, v in record.items() if k not in ("uid", "source", "uuid")})
     return kept
 
@@ -94,13 +96,15 @@ class Contract:
             record["id"] = f"G{number:09d}{len(record.get('modifications') or []):02d}"
         else:
             record["id"] = f"H{number:09d}"
-        if isinstance(record.get("montant"), int | float):
-            record["montant"] = round(record["montant"] * rng.uniform(0.5, 1.5), 2)
+        amount = "valeurGlobale" if kind_of(record) == "contrat-concession" else "montant"
+        if isinstance(record.get(amount), int | float):
+            record[amount] = round(record[amount] * rng.uniform(0.5, 1.5), 2)
         self.record = record
 
 
 def xml_of(record: dict[str, Any]) -> bytes:
-    wrappers = {"titulaires": "titulaire", "modifications": "modification"}
+    wrappers = {"titulaires": "titulaire", "modifications": "modification", "concessionnaires": "concessionnaire",
+                "donneesExecution": "donneesAnnuelles", "tarifs": "tarif"}  # fmt: skip
 
     def add(parent: etree._Element, name: str, value: Any) -> None:
         element = etree.SubElement(parent, name)
@@ -115,7 +119,7 @@ def xml_of(record: dict[str, Any]) -> bytes:
         else:
             element.text = str(value)
 
-    element = etree.Element("marche")
+    element = etree.Element(kind_of(record))
     for key, value in record.items():
         if key != "_type":
             add(element, key, value)
@@ -153,7 +157,8 @@ def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[st
             contracts_of_source.append(Contract(rng.choice(templates), number, version, rng).record)
         invalid = set(rng.sample(range(count), int(count * INVALID)))
         for index in invalid:
-            contracts_of_source[index].pop("dateNotification", None)
+            record = contracts_of_source[index]
+            record.pop("dateSignature" if kind_of(record) == "contrat-concession" else "dateNotification", None)
         sizes = file_sizes(count, source_files, rng)
         batches, start = [], 0
         for size in sizes:
