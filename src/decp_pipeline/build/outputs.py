@@ -160,68 +160,22 @@ META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "
 
 def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
     """Consolidate the valid records of every source from their cached facts, pick the table rows."""
-    metas, file_of, source_of, priority_of = [], [], [], []
-    counts: dict[str, Counts] = {}
-    index = 0
-    for source_index, stage in enumerate(stages):
-        stage_counts = load_counts(data_dir, stage.source)
-        assert stage_counts is not None
-        counts[stage.source] = stage_counts
-        for file in stage.files:
-            file.index = index
-            index += 1
-            meta = read_fragment(file.cached / "meta.arrow")
-            if meta is None or not meta.num_rows:
-                continue
-            metas.append(meta.select(META_COLUMNS))
-            file_of.append(np.full(meta.num_rows, file.index, dtype=np.int32))
-            source_of.append(np.full(meta.num_rows, source_index, dtype=np.int32))
-            priority_of.append(np.full(meta.num_rows, stage.priority, dtype=np.int32))
+    counts = {stage.source: load_counts(data_dir, stage.source) or Counts() for stage in stages}
     names = [stage.source for stage in stages]
-    if not metas:
-        pa.array([], pa.int64())
+    meta = _read_meta(stages)
+    if meta is None:
         return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
                     {"count": 0, "by_source_pair": {}, "examples": []})  # fmt: skip
-    meta = pa.concat_tables(metas).combine_chunks()
-    meta = meta.append_column("file", pa.array(np.concatenate(file_of)))
-    meta = meta.append_column("source", pa.array(np.concatenate(source_of)))
-    meta = meta.append_column("priority", pa.array(np.concatenate(priority_of)))
-    del metas, file_of, source_of, priority_of
     valid = meta.filter(meta["valid"])
-    rejected = meta.filter(pc.invert(meta["valid"]))
+    rejected = meta.filter(pc.invert(meta["valid"])).select(["uid", "file", "position"])
     del meta
     consolidated = consolidate(valid, names)
     kept_mask = consolidated.rule == 0
-    kept = valid.filter(pa.array(kept_mask))
-    # counts: the dropped copies of each source by rule, the anomalies of the kept records
-    sources = valid["source"].to_numpy()
-    for rule_index in range(1, len(RULES)):
-        dropped = np.bincount(sources[consolidated.rule == rule_index], minlength=len(stages))
-        for source_index, number in enumerate(dropped):
-            if number:
-                source_counts = counts[names[source_index]]
-                source_counts.exported -= int(number)
-                source_counts.duplicates += int(number)
-                source_counts.duplicates_by_rule[str(RULES[rule_index])] += int(number)
-    anomalies = with_run_dependent(kept["anomalies"], kept["day"], kept["amount"], quality)
-    combos = pa.table({"source": kept["source"], "anomalies": anomalies}).filter(pc.is_valid(anomalies))
-    for row in combos.group_by(["source", "anomalies"]).aggregate([("anomalies", "count")]).to_pylist():
-        for code in row["anomalies"].split():
-            counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
-    # table rows: one per uid, the kept records first (in reading order), then the rejected ones
-    with_uid = kept.filter(pc.is_valid(kept["uid"]))
-    candidates = pa.concat_tables([
-        with_uid.select(["uid", "file", "position"]),
-        rejected.select(["uid", "file", "position"]),
-    ]).combine_chunks()  # fmt: skip
-    order = pa.array(np.arange(candidates.num_rows, dtype=np.int64))
-    by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
-                             sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
-    first = np.zeros(candidates.num_rows, dtype=bool)
-    first[by_uid[_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
-    split = with_uid.num_rows
-    rows_valid = _positions(candidates.slice(0, split), first[:split])
-    rows_rejected = _positions(candidates.slice(split), first[split:])
+    _count_duplicates(valid["source"].to_numpy(), consolidated.rule, counts, names)
+    kept = valid.select(["source", "anomalies", "day", "amount", "uid", "file", "position", "near"])
+    kept = kept.filter(pa.array(kept_mask))
+    _count_anomalies(kept, quality, counts, names)
+    rows_valid, rows_rejected = _table_rows(kept, rejected)
     with_rows = valid.filter(pc.is_valid(valid["uid"]))["file"].to_numpy()  # every valid record with table rows
     return Plan(
         counts=counts,
@@ -234,6 +188,64 @@ def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
         overlap=consolidated.overlap,
         near_duplicates=near_duplicates(kept.select(["near", "source", "uid"]), names),
     )
+
+
+def _read_meta(stages: list[Stage]) -> pa.Table | None:
+    """The meta rows of every file, in reading order, with the file, source and priority of each."""
+    metas, file_of, source_of, priority_of = [], [], [], []
+    index = 0
+    for source_index, stage in enumerate(stages):
+        for file in stage.files:
+            file.index = index
+            index += 1
+            meta = read_fragment(file.cached / "meta.arrow")
+            if meta is None or not meta.num_rows:
+                continue
+            metas.append(meta.select(META_COLUMNS))
+            file_of.append(np.full(meta.num_rows, file.index, dtype=np.int32))
+            source_of.append(np.full(meta.num_rows, source_index, dtype=np.int32))
+            priority_of.append(np.full(meta.num_rows, stage.priority, dtype=np.int32))
+    if not metas:
+        return None
+    meta = pa.concat_tables(metas).combine_chunks()
+    meta = meta.append_column("file", pa.array(np.concatenate(file_of)))
+    meta = meta.append_column("source", pa.array(np.concatenate(source_of)))
+    return meta.append_column("priority", pa.array(np.concatenate(priority_of)))
+
+
+def _count_duplicates(sources: np.ndarray, rule: np.ndarray, counts: dict[str, Counts], names: list[str]) -> None:
+    """Each dropped copy counts against its own source, under its rule."""
+    for rule_index in range(1, len(RULES)):
+        dropped = np.bincount(sources[rule == rule_index], minlength=len(names))
+        for source_index, number in enumerate(dropped):
+            if number:
+                source_counts = counts[names[source_index]]
+                source_counts.exported -= int(number)
+                source_counts.duplicates += int(number)
+                source_counts.duplicates_by_rule[str(RULES[rule_index])] += int(number)
+
+
+def _count_anomalies(kept: pa.Table, quality: QualityChecks, counts: dict[str, Counts], names: list[str]) -> None:
+    """The anomalies of the kept records, per source (combinations of codes counted, then split)."""
+    anomalies = with_run_dependent(kept["anomalies"], kept["day"], kept["amount"], quality)
+    combos = pa.table({"source": kept["source"], "anomalies": anomalies}).filter(pc.is_valid(anomalies))
+    for row in combos.group_by(["source", "anomalies"]).aggregate([("anomalies", "count")]).to_pylist():
+        for code in row["anomalies"].split():
+            counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
+
+
+def _table_rows(kept: pa.Table, rejected: pa.Table) -> tuple[dict[int, pa.Array], dict[int, pa.Array]]:
+    """One row per uid in the tables: the kept records first (in reading order), then the rejected ones.
+    Returns, per file, the positions of the valid records and of the rejected records given rows."""
+    with_uid = kept.filter(pc.is_valid(kept["uid"]))
+    candidates = pa.concat_tables([with_uid.select(["uid", "file", "position"]), rejected]).combine_chunks()
+    order = pa.array(np.arange(candidates.num_rows, dtype=np.int64))
+    by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
+                             sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
+    first = np.zeros(candidates.num_rows, dtype=bool)
+    first[by_uid[_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
+    split = with_uid.num_rows
+    return _positions(candidates.slice(0, split), first[:split]), _positions(candidates.slice(split), first[split:])
 
 
 def _per_file(files: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
