@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -85,7 +86,7 @@ def assemble(
     assembly = Assembly(fetch=fetch, fingerprint=fingerprint)
     plan = _plan(data_dir, stages, quality)
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
-    tables = TableOutput(out)
+    tables = TableOutput(out, finish={name: _anomalies_of_the_run(quality) for name in MAIN_TABLES})
     try:
         with (
             RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
@@ -145,8 +146,8 @@ class Plan:
     counts: dict[str, Counts]
     keep: dict[int, np.ndarray]  # file index → kept or not, per valid record (line of records.jsonl)
     formats: dict[int, tuple[list[str], list[str]]]  # file index → format and kind of each valid record
-    rows_valid: dict[int, pa.Array]  # file index → positions of the valid records that have table rows
-    rows_rejected: dict[int, pa.Array]  # the same for rejected records (whose contract has no valid row)
+    rows_valid: dict[int, np.ndarray]  # file index → positions of the valid records that have table rows
+    rows_rejected: dict[int, np.ndarray]  # the same for rejected records (whose contract has no valid row)
     whole_valid: set[int]  # files all of whose valid records with table rows are selected
     whole_rejected: set[int]  # the same for rejected records
     overlap: dict[str, dict[str, int]]
@@ -234,7 +235,7 @@ def _count_anomalies(kept: pa.Table, quality: QualityChecks, counts: dict[str, C
             counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
 
 
-def _table_rows(kept: pa.Table, rejected: pa.Table) -> tuple[dict[int, pa.Array], dict[int, pa.Array]]:
+def _table_rows(kept: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """One row per uid in the tables: the kept records first (in reading order), then the rejected ones.
     Returns, per file, the positions of the valid records and of the rejected records given rows."""
     with_uid = kept.filter(pc.is_valid(kept["uid"]))
@@ -257,7 +258,7 @@ def _per_file(files: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
     return {int(files[a]): values[a:b] for a, b in zip(starts, ends, strict=True)}
 
 
-def _whole(selected: dict[int, pa.Array], files: np.ndarray) -> set[int]:
+def _whole(selected: dict[int, np.ndarray], files: np.ndarray) -> set[int]:
     """The files whose every record with table rows (`files`: the file of each) is selected."""
     present = np.bincount(files, minlength=max(selected, default=0) + 1) if len(files) else np.zeros(0, np.int64)
     return {file for file, positions in selected.items() if file < len(present) and len(positions) == present[file]}
@@ -281,12 +282,12 @@ def _formats(valid: pa.Table) -> dict[int, tuple[list[str], list[str]]]:
     return result
 
 
-def _positions(rows: pa.Table, selected: np.ndarray) -> dict[int, pa.Array]:
+def _positions(rows: pa.Table, selected: np.ndarray) -> dict[int, np.ndarray]:
     chosen = rows.filter(pa.array(selected))
     files = chosen["file"].to_numpy()
     positions = chosen["position"].to_numpy()
     in_order = np.argsort(files, kind="stable")
-    return {file: pa.array(values) for file, values in _per_file(files[in_order], positions[in_order]).items()}
+    return _per_file(files[in_order], positions[in_order])
 
 
 def with_run_dependent(
@@ -316,10 +317,15 @@ def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> 
         while lines := source.readlines(COPY_CHUNK):
             kept = keep[first : first + len(lines)]
             if formats is None:  # format 1.5 only
-                regulatory.write_many(lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k])
+                selected = lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k]
+                regulatory.write_many(selected, "1.5", "marche")
             else:
+                groups: dict[tuple[str, str], list[bytes]] = {}
                 for number in np.flatnonzero(kept):
-                    regulatory.write(lines[number], formats[first + number], kinds[first + number])
+                    key = (formats[first + number], kinds[first + number])
+                    groups.setdefault(key, []).append(lines[number])
+                for (version, kind), selected in groups.items():
+                    regulatory.write_many(selected, version, kind)
             first += len(lines)
 
 
@@ -347,11 +353,27 @@ def _add_rows(file: StageFile, plan: Plan, tables: TableOutput, quality: Quality
             if rows is None:
                 continue
             if not whole:
-                rows = rows.filter(pc.is_in(rows["position" if name in MAIN_TABLES else "_position"], positions))
-            if name in MAIN_TABLES and rows.num_rows:
-                fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
-                rows = rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+                rows = rows.filter(_among(rows["position" if name in MAIN_TABLES else "_position"], positions))
             tables.add(name, rows, file.path, later=later)
+
+
+def _among(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """Which rows have one of `positions` (both ascending: rows are in document order)."""
+    values = column.to_numpy()
+    if not len(positions):
+        return pa.array(np.zeros(len(values), dtype=bool))
+    found = np.searchsorted(positions, values)
+    return pa.array(positions[np.minimum(found, len(positions) - 1)] == values)
+
+
+def _anomalies_of_the_run(quality: QualityChecks) -> Callable[[pa.Table], pa.Table]:
+    """For the main tables: the run-dependent anomalies added to a batch of rows (from its hidden facts)."""
+
+    def finish(rows: pa.Table) -> pa.Table:
+        fixed = with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"], quality)
+        return rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+
+    return finish
 
 
 def _check_cached(stages: list[Stage]) -> None:
@@ -427,22 +449,17 @@ class RegulatoryWriter:
         self.concessions_2022 = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
         self.first = {"1.5": True, "marche": True, "contrat-concession": True}
 
-    def write(self, line: bytes, version: str, kind: str) -> None:
-        """One record, serialized (a JSON line of a cached result)."""
+    def write_many(self, lines: list[bytes], version: str, kind: str) -> None:
+        """Records of one format and kind, serialized (JSON lines of a cached result), in order."""
+        if not lines:
+            return
         if version == "2.0":
             target = self.concessions_2022 if kind == "contrat-concession" else self.marches_2022
         else:
             kind, target = "1.5", self.decp
         target.write(b"\n" if self.first[kind] else b",\n")
-        target.write(line[:-1] if line.endswith(b"\n") else line)
+        target.write(b",\n".join(line.rstrip(b"\n") for line in lines))
         self.first[kind] = False
-
-    def write_many(self, lines: list[bytes]) -> None:
-        """Format 1.5 records, serialized (JSON lines)."""
-        if lines:
-            self.decp.write(b"\n" if self.first["1.5"] else b",\n")
-            self.decp.write(b",\n".join(line.rstrip(b"\n") for line in lines))
-            self.first["1.5"] = False
 
     def __enter__(self) -> RegulatoryWriter:
         return self

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -411,8 +412,9 @@ class _Output:
     Rows come in two lanes: the rows of valid records are written as they come; the rows of rejected records
     are kept aside (an Arrow IPC file) and written after them, so that each fragment is read once."""
 
-    def __init__(self, name: str, folder: Path) -> None:
+    def __init__(self, name: str, folder: Path, finish: Callable[[pa.Table], pa.Table] | None = None) -> None:
         self.name = name
+        self.finish = finish  # applied to each batch before it is written
         self.columns = TABLES[name]
         self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
         self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
@@ -436,6 +438,8 @@ class _Output:
             return
         fragments = self.pending[later]
         rows = pa.concat_tables([table for table, _ in fragments])
+        if self.finish is not None:
+            rows = self.finish(rows)
         files = np.repeat(np.array([file for _, file in fragments], dtype=object), [t.num_rows for t, _ in fragments])
         columns = [pa.array(files, TEXT) if f.name == "file" else rows.column(f.name) for f in self.schema]
         table = pa.Table.from_arrays(columns, schema=self.schema).combine_chunks()
@@ -468,9 +472,10 @@ class _Output:
 class TableOutput:
     """The published tables, filled with the rows the build selects from each file's fragments."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, finish: dict[str, Callable[[pa.Table], pa.Table]] | None = None) -> None:
+        """`finish`: per table, a function applied to each batch of selected rows before it is written."""
         self.folder = folder
-        self.tables = {name: _Output(name, folder) for name in TABLES}
+        self.tables = {name: _Output(name, folder, (finish or {}).get(name)) for name in TABLES}
 
     def add(self, name: str, rows: pa.Table, file: str, *, later: bool = False) -> None:
         """Selected rows of one fragment (`file` is the file's current path); `later`: after all the others."""
