@@ -219,10 +219,12 @@ class SourceStage:
         self.reused_files = len(planned) - len(new)
         workers = min(WORKERS, len(new))
         if workers > 1 and sum(_size(path) for path, _ in new) >= PARALLEL_MIN_BYTES:
+            # Largest files first: a large file started last would leave the other cores idle until it ends.
+            by_size = sorted(new, key=lambda planned_file: -_size(planned_file[0]))
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for _ in pool.map(
                     _process_in_worker,
-                    *zip(*[(self.source, str(self.data_dir), p, str(c)) for p, c in new], strict=True),
+                    *zip(*[(self.source, str(self.data_dir), p, str(c)) for p, c in by_size], strict=True),
                 ):
                     pass
         else:
