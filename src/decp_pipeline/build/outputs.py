@@ -31,7 +31,8 @@ from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import RULES, _starts, consolidate, near_duplicates
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
-from decp_pipeline.build.tables import MAIN_TABLES, TABLES, TableOutput, fragment_name, read_fragment
+from decp_pipeline.build.table_output import TableOutput, read_fragment
+from decp_pipeline.build.tables import MAIN_TABLES, TABLES, fragment_name
 from decp_pipeline.exceptions import DecpError
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")

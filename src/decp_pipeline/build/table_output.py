@@ -1,0 +1,154 @@
+"""The published tables, written from the rows cached per file (build/tables.py makes them): CSV and Parquet
+from the same batches, and the datapackage.json describing them.
+
+Kept apart from build/tables.py on purpose: the cached results depend on the code that makes the rows (its
+changes re-read every file), not on this code that only writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from decp_pipeline.build.tables import BATCH_ROWS, FRICTIONLESS_TYPES, TABLES, TEXT
+
+
+def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | None:
+    """A cached fragment (None when the file had no row for this table)."""
+    if not path.is_file():
+        return None
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    return table.select(columns) if columns else table
+
+
+class _Output:
+    """One published table, CSV and Parquet written from the same batches of selected fragment rows.
+
+    Rows come in two lanes: the rows of valid records are written as they come; the rows of rejected records
+    are kept aside (an Arrow IPC file) and written after them, so that each fragment is read once."""
+
+    def __init__(self, name: str, folder: Path, finish: Callable[[pa.Table], pa.Table] | None = None) -> None:
+        self.name = name
+        self.finish = finish  # applied to each batch before it is written
+        self.columns = TABLES[name]
+        self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
+        self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
+        self.aside_path = folder / f".{name}.rejected.{os.getpid()}.tmp"
+        self.pending: dict[bool, list[tuple[pa.Table, str]]] = {False: [], True: []}
+        self.pending_rows = {False: 0, True: 0}
+        self.count = 0
+        self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
+        self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
+        self._aside: pa.ipc.RecordBatchStreamWriter | None = None
+
+    def add(self, rows: pa.Table, file: str, *, later: bool) -> None:
+        self.pending[later].append((rows, file))
+        self.pending_rows[later] += rows.num_rows
+        self.count += rows.num_rows
+        if self.pending_rows[later] >= BATCH_ROWS * 4:
+            self.flush(later)
+
+    def flush(self, later: bool) -> None:
+        if not self.pending_rows[later]:
+            return
+        fragments = self.pending[later]
+        rows = pa.concat_tables([table for table, _ in fragments])
+        if self.finish is not None:
+            rows = self.finish(rows)
+        files = np.repeat(np.array([file for _, file in fragments], dtype=object), [t.num_rows for t, _ in fragments])
+        columns = [pa.array(files, TEXT) if f.name == "file" else rows.column(f.name) for f in self.schema]
+        table = pa.Table.from_arrays(columns, schema=self.schema).combine_chunks()
+        if later:
+            if self._aside is None:
+                self._aside = pa.ipc.new_stream(str(self.aside_path), self.schema)
+            self._aside.write_table(table)
+        else:
+            self._write(table)
+        self.pending[later], self.pending_rows[later] = [], 0
+
+    def _write(self, table: pa.Table) -> None:
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS * 4):
+            self._csv.write_batch(batch)
+        self._parquet.write_table(table, row_group_size=BATCH_ROWS * 4)
+
+    def close(self) -> None:
+        self.flush(False)
+        self.flush(True)
+        if self._aside is not None:
+            self._aside.close()
+            with pa.memory_map(str(self.aside_path)) as source:
+                for batch in pa.ipc.open_stream(source):
+                    self._write(pa.Table.from_batches([batch]))
+        self._csv.close()
+        self._parquet.close()
+        self.aside_path.unlink(missing_ok=True)
+
+
+class TableOutput:
+    """The published tables, filled with the rows the build selects from each file's fragments."""
+
+    def __init__(self, folder: Path, finish: dict[str, Callable[[pa.Table], pa.Table]] | None = None) -> None:
+        """`finish`: per table, a function applied to each batch of selected rows before it is written."""
+        self.folder = folder
+        self.tables = {name: _Output(name, folder, (finish or {}).get(name)) for name in TABLES}
+
+    def add(self, name: str, rows: pa.Table, file: str, *, later: bool = False) -> None:
+        """Selected rows of one fragment (`file` is the file's current path); `later`: after all the others."""
+        if rows.num_rows:
+            self.tables[name].add(rows, file, later=later)
+
+    def close(self) -> dict[str, Path]:
+        temporaries: dict[str, Path] = {}
+        for table in self.tables.values():
+            table.close()
+            for fmt, path in table.paths.items():
+                temporaries[f"{table.name}.{fmt}"] = path
+        datapackage = self.folder / f".datapackage.json.{os.getpid()}.tmp"
+        datapackage.write_text(json.dumps(describe(self.tables), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        temporaries["datapackage.json"] = datapackage
+        return temporaries
+
+    def discard(self) -> None:
+        for table in self.tables.values():
+            for path in (*table.paths.values(), table.aside_path):
+                path.unlink(missing_ok=True)
+
+
+def describe(tables: dict[str, _Output]) -> dict[str, Any]:
+    """A Frictionless data package: each table, in CSV and in Parquet, with its fields."""
+    resources = []
+    for table in tables.values():
+        fields = [
+            {"name": name, "type": FRICTIONLESS_TYPES[kind], "description": text} for name, kind, text in table.columns
+        ]
+        schema: dict[str, Any] = {"fields": fields}
+        if table.name in ("marches", "concessions"):
+            schema["primaryKey"] = ["uid"]
+        for fmt in ("csv", "parquet"):
+            resource = {
+                "name": f"{table.name}-{fmt}",
+                "path": f"{table.name}.{fmt}",
+                "format": fmt,
+                "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
+                "schema": schema,
+                "count": table.count,
+            }
+            if fmt == "csv":
+                resource["encoding"] = "utf-8"
+                resource["dialect"] = {"delimiter": ",", "quoteChar": '"', "header": True}
+            resources.append(resource)
+    return {
+        "name": "decp",
+        "title": "Données essentielles de la commande publique, consolidées",
+        "profile": "data-package",
+        "resources": resources,
+    }
