@@ -123,7 +123,7 @@ def _digests(array: pa.Array) -> np.ndarray:
     return np.frombuffer(buffer, dtype=np.uint64, count=2 * len(array), offset=array.offset * 16).reshape(-1, 2)
 
 
-def _starts(values: pa.Array) -> np.ndarray:
+def run_starts(values: pa.Array) -> np.ndarray:
     """For sorted values: True where a run of equal values starts."""
     n = len(values)
     starts = np.ones(n, dtype=bool)
@@ -161,7 +161,7 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
         ],
     ).to_numpy()
     keys = meta["key"].combine_chunks().take(pa.array(by_rank))
-    first = _starts(keys)  # the winner of each contract is the first of its run
+    first = run_starts(keys)  # the winner of each contract is the first of its run
     group = np.cumsum(first) - 1
     winner = np.flatnonzero(first)[group]
     # exact-copy: the same content as a better-ranked copy of the same contract

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from decp_pipeline import __version__
-from decp_pipeline.build.consolidate import RULES, _starts, consolidate, near_duplicates
+from decp_pipeline.build.consolidate import RULES, consolidate, near_duplicates, run_starts
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
 from decp_pipeline.build.table_output import TableOutput, read_fragment
@@ -129,11 +129,8 @@ class StageFile:
     index: int  # in the build's reading order
 
 
-@dataclass
 class Stage:
-    source: str
-    priority: int
-    files: list[StageFile]
+    """A source to assemble: its priority and its files in order (from its manifest)."""
 
     def __init__(self, source: str, priority: int, files: list[tuple[str, Path]]) -> None:
         self.source, self.priority = source, priority
@@ -245,7 +242,7 @@ def _table_rows(kept: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.ndarra
     by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
                              sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
     first = np.zeros(candidates.num_rows, dtype=bool)
-    first[by_uid[_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
+    first[by_uid[run_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
     split = with_uid.num_rows
     return _positions(candidates.slice(0, split), first[:split]), _positions(candidates.slice(split), first[split:])
 

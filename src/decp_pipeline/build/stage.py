@@ -176,9 +176,12 @@ class SourceStage:
         final = stage_dir(self.data_dir, self.source)
         final.parent.mkdir(parents=True, exist_ok=True)
         planned = [(path, self._cached_path(path)) for path in files]
-        self._read_new_files(planned)
+        read_now = self._read_new_files(planned)
         for path, cached in planned:
             counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
+            if cached in read_now:
+                self.progress(f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, "
+                              f"{counts.rejected} rejected")  # fmt: skip
             for failed in counts.failed_files:
                 failed["file"] = path
                 self.progress(f"{self.source}: {path}: FAILED: {failed['error']}")
@@ -213,8 +216,9 @@ class SourceStage:
             self._write_cache(cached, path, self._failed_counts(path, e))
             return cached
 
-    def _read_new_files(self, planned: list[tuple[str, Path]]) -> None:
-        """Read the files with no cached result, on every core when there are several (one process each)."""
+    def _read_new_files(self, planned: list[tuple[str, Path]]) -> set[Path]:
+        """Read the files with no cached result, on every core when there are several (one process each);
+        returns their cache folders."""
         new = [(path, cached) for path, cached in planned if not (cached / "counts.json").is_file()]
         self.reused_files = len(planned) - len(new)
         workers = min(WORKERS, len(new))
@@ -230,10 +234,7 @@ class SourceStage:
         else:
             for path, cached in new:
                 self._process(path, cached)
-        for path, cached in new:
-            counts = json.loads((cached / "counts.json").read_text(encoding="utf-8"))
-            self.progress(f"  {self.source}: {path}: {counts['read']} read, {counts['exported']} valid, "
-                          f"{counts['rejected']} rejected")  # fmt: skip
+        return {cached for _, cached in new}
 
     def _cache_root(self) -> Path:
         return self.data_dir / "cache" / "normalized" / self.source
