@@ -18,6 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -93,11 +94,10 @@ def assemble(
             RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
             open(temporary["rejected.jsonl"], "wb") as rejected,
         ):
-            for stage in stages:
-                for file in stage.files:
-                    _copy_records(file, plan, regulatory)
-                    _copy_rejected(stage.source, file, rejected)
-                    _add_rows(file, plan, tables, quality)
+            _write_in_parallel(
+                [lambda name=name: _write_table(name, stages, plan, tables) for name in TABLES]
+                + [lambda: _write_records(stages, plan, regulatory, rejected)]
+            )
         temporary.update(tables.close())
         assembly.sources = plan.counts
         for counts in plan.counts.values():
@@ -304,6 +304,31 @@ def with_run_dependent(
     return pa.array(values, pa.string())
 
 
+def _write_in_parallel(jobs: list[Callable[[], None]]) -> None:
+    """Run the writing jobs (the regulatory files, each table) in threads: their work is mostly Arrow's and
+    file I/O, which release the GIL, so that both cores are used; the first error is raised once all ended."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="decp-output") as pool:
+        futures = [pool.submit(job) for job in jobs]
+    for future in futures:
+        future.result()
+
+
+def _write_records(stages: list[Stage], plan: Plan, regulatory: RegulatoryWriter, rejected: IO[bytes]) -> None:
+    """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order."""
+    for stage in stages:
+        for file in stage.files:
+            _copy_records(file, plan, regulatory)
+            _copy_rejected(stage.source, file, rejected)
+
+
+def _write_table(name: str, stages: list[Stage], plan: Plan, tables: TableOutput) -> None:
+    """One published table, from the fragments of every file in reading order."""
+    for stage in stages:
+        for file in stage.files:
+            _add_rows(name, file, plan, tables)
+    tables.tables[name].close()
+
+
 def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
     """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines)."""
     keep = plan.keep.get(file.index)
@@ -338,21 +363,19 @@ def _copy_rejected(source: str, file: StageFile, out: IO[bytes]) -> None:
             out.write(prefix + line[1:])
 
 
-def _add_rows(file: StageFile, plan: Plan, tables: TableOutput, quality: QualityChecks) -> None:
-    """A file's selected table rows: those of its kept valid records, and (written after every valid row, so
-    that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
+def _add_rows(name: str, file: StageFile, plan: Plan, tables: TableOutput) -> None:
+    """A file's selected rows of one table: those of its kept valid records, and (written after every valid
+    row, so that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
     for valid, selected, later in ((True, plan.rows_valid, False), (False, plan.rows_rejected, True)):
         positions = selected.get(file.index)
         if positions is None:
             continue
-        whole = file.index in (plan.whole_valid if valid else plan.whole_rejected)
-        for name in TABLES:
-            rows = read_fragment(file.cached / fragment_name(name, valid))
-            if rows is None:
-                continue
-            if not whole:
-                rows = rows.filter(_among(rows["position" if name in MAIN_TABLES else "_position"], positions))
-            tables.add(name, rows, file.path, later=later)
+        rows = read_fragment(file.cached / fragment_name(name, valid))
+        if rows is None:
+            continue
+        if file.index not in (plan.whole_valid if valid else plan.whole_rejected):
+            rows = rows.filter(_among(rows["position" if name in MAIN_TABLES else "_position"], positions))
+        tables.add(name, rows, file.path, later=later)
 
 
 def _among(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:

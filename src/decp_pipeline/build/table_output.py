@@ -49,6 +49,7 @@ class _Output:
         self._csv = pa_csv.CSVWriter(str(self.paths["csv"]), self.schema)
         self._parquet = pq.ParquetWriter(str(self.paths["parquet"]), self.schema, compression="zstd")
         self._aside: pa.ipc.RecordBatchStreamWriter | None = None
+        self.closed = False
 
     def add(self, rows: pa.Table, file: str, *, later: bool) -> None:
         self.pending[later].append((rows, file))
@@ -81,6 +82,9 @@ class _Output:
         self._parquet.write_table(table, row_group_size=BATCH_ROWS * 4)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         self.flush(False)
         self.flush(True)
         if self._aside is not None:
