@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from pathlib import Path
 
 import pytest
 
-from decp_pipeline.readers.json_stream import JsonSyntaxError, iter_records, sniff_layout
+from decp_pipeline.readers.json_stream import JsonSyntaxError, NanRepair, iter_records, sniff_layout
 from decp_pipeline.validation.files import FileValidation
 
 from .conftest import fixture
@@ -169,3 +171,32 @@ def test_whole_file_and_streamed_readings_agree(monkeypatch: pytest.MonkeyPatch)
 def test_a_wrapper_key_written_twice_loses_no_list(tmp_path: Path) -> None:
     path = write(tmp_path, b'{"marches": [{"id": "A1"}], "marches": [{"id": "B2"}, {"id": "C3"}]}')
     assert [record["id"] for _, record in records(path)] == ["A1", "B2", "C3"]
+
+
+def test_nan_read_as_null_wherever_the_chunks_are_cut(tmp_path: Path) -> None:
+    """A pandas export with a NaN in every record: the stream is read in chunks, and a NaN cut by a chunk
+    boundary (`"montant": Na` | `N,`) is still read as null (it used to stop the file there)."""
+    record = json.loads(Path(fixture("aws_marches-publics.info_2019-03-07_excerpt.json")).read_text())["marches"][0]
+    absent = ("montant", "dureeMois", "dateNotification", "codeCPV", "formePrix", "nature")
+    copies = [{**record, "id": f"{record['id']}{n}", "objet": record["objet"] + " " * (n % 41),
+               **dict.fromkeys(absent, "@")} for n in range(3000)]  # fmt: skip
+    path = tmp_path / "pandas.json"
+    path.write_text(json.dumps({"marches": copies}).replace('"@"', "NaN"))
+    assert path.stat().st_size > 10 * 65536  # many chunks of the streaming parser
+    nan = NanRepair()
+    found = list(iter_records(str(path), sniff_layout(str(path), nan), nan))
+    assert [r["id"] for _, r in found] == [c["id"] for c in copies]
+    assert all(r[field] is None for _, r in found for field in absent)
+    assert [r["objet"] for _, r in found] == [c["objet"] for c in copies]
+    assert nan.count == 3000 * len(absent)
+
+
+@pytest.mark.parametrize("chunk", range(1, 48))
+def test_nan_repair_at_every_chunk_boundary(chunk: int) -> None:
+    document = b'{"marches": [{"montant": NaN, "dureeMois":NaN ,"titulaires": [NaN], "objet": "NaN"}]}'
+    nan = NanRepair()
+    stream = nan.wrap(io.BytesIO(document))
+    read = b"".join(iter(lambda: stream.read(chunk), b""))
+    assert json.loads(read) == {"marches": [{"montant": None, "dureeMois": None, "titulaires": [None],
+                                             "objet": "NaN"}]}  # fmt: skip
+    assert nan.count == 3

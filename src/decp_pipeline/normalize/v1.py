@@ -11,7 +11,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
@@ -81,8 +81,10 @@ _NUMBER_FR = re.compile(r"^-?\d{1,3}([ \u00a0\u202f]\d{3})*(,\d+)?$|^-?\d+,\d+$"
 _DIGITS_WITH_SPACES = re.compile(r"^\d[\d \u00a0\u202f]*\d$")
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
-    """Lower case, without accents, spaces collapsed: the form enum labels are compared in."""
+    """Lower case, without accents, spaces collapsed: the form enum labels are compared in (cached: the same
+    few labels come back in every record)."""
     decomposed = unicodedata.normalize("NFKD", text)
     bare = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(bare.lower().replace("’", "'").split())
@@ -116,10 +118,16 @@ class V1Normalizer:
     """Normalizes 1.x records; `fixes` counts every repair made since the normalizer was created."""
 
     VERSION = "1.5"
+    # The fields `_scalar` may repair (any other value is left as it is), and the prefix of date fields.
+    SCALAR_FIELDS = NUMBER_FIELDS | DATE_FIELDS | TEXT_FIELDS | {"codeCPV"}
+    DATE_PREFIX = ""
 
     def __init__(self) -> None:
         self.fixes: Counter[str] = Counter()
         self._enums = enums(self.VERSION)
+        # Per record kind: the enumerated fields, and for each the official labels as they are spelled.
+        self._enum_fields = {kind: frozenset(k for c, k in self._enums if c == kind) for kind in KIND_TYPES}
+        self._official = {field: frozenset(labels.values()) for field, labels in self._enums.items()}
         self._xml = False
 
     def normalize(self, record: Any, kind: str, *, from_xml: bool = False) -> Any:
@@ -254,17 +262,20 @@ class V1Normalizer:
     # -- values -----------------------------------------------------------------------------------------------
 
     def _values(self, node: dict[str, Any], kind: str, parent: str) -> None:
+        enum_fields = self._enum_fields[kind]
         for key, value in list(node.items()):
             if isinstance(value, dict):
                 self._values(value, kind, key)
-            elif isinstance(value, list):
+                continue
+            if isinstance(value, list):
                 for item in value:
                     if isinstance(item, dict):
                         self._values(item, kind, key)
-            else:
-                node[key] = self._scalar(key, value, parent)
-            if isinstance(node.get(key), str) and (kind, key) in self._enums:
-                node[key] = self._enum(kind, key, node[key])
+                continue
+            if key in self.SCALAR_FIELDS or (self.DATE_PREFIX and key.startswith(self.DATE_PREFIX)):
+                value = node[key] = self._scalar(key, value, parent)
+            if key in enum_fields and isinstance(value, str):
+                node[key] = self._enum(kind, key, value)
 
     def _scalar(self, key: str, value: Any, parent: str) -> Any:
         """One value repaired according to its field."""
@@ -342,9 +353,9 @@ class V1Normalizer:
         return value
 
     def _enum(self, kind: str, key: str, value: str) -> str:
-        labels = self._enums[(kind, key)]
-        if value in labels.values():
+        if value in self._official[(kind, key)]:
             return value
+        labels = self._enums[(kind, key)]
         if key == "procedure" and value in PROCEDURES_14:
             self.fixes["procedure-1.4"] += 1
             return PROCEDURES_14[value]

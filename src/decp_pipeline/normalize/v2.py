@@ -62,6 +62,8 @@ def top_level_fields() -> dict[str, frozenset[str]]:
 
 class V2Normalizer(V1Normalizer):
     VERSION = "2.0"
+    SCALAR_FIELDS = INTEGER_FIELDS | NUMBER_FIELDS | BOOLEAN_FIELDS | {"codeCPV", "id", "code", "idAccordCadre"}
+    DATE_PREFIX = "date"
 
     def _repair(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
         for draft, name in DRAFT_VALUE_LISTS.items():

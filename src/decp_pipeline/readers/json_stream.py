@@ -114,7 +114,8 @@ class NanRepair:
 
     Used by `decp build` only: `decp validate` reports them, since the file is not JSON. The replacement
     happens on the bytes, outside strings only in practice (`NaN` right after `:`, `[` or `,` and before `,`,
-    `]` or `}`), with a few bytes held back between chunks so that no token is split.
+    `]` or `}`). Chunks are cut where no `NaN` is being read: the last bytes of a chunk wait for the next one,
+    unless a `NaN` found before them needs them.
     """
 
     PATTERN = re.compile(rb"([:\[,]\s*)-?NaN(?=\s*[,\]}])")
@@ -125,6 +126,22 @@ class NanRepair:
 
     def wrap(self, f: BinaryIO) -> BinaryIO:
         return _NanFilter(f, self)  # type: ignore[return-value]
+
+    def repair(self, data: bytes, end: int) -> tuple[bytes, int]:
+        """`data` up to `end` or further, `NaN` read as `null`, and where it was cut: a `NaN` that starts before
+        `end` is replaced whole, with the bytes up to its end."""
+        if b"NaN" not in data:  # almost every chunk: no scan
+            return data[:end], end
+        parts, done = [], 0
+        for match in self.PATTERN.finditer(data):
+            if match.start() >= end:
+                break
+            parts += [data[done : match.start()], match.group(1), b"null"]
+            done = match.end()
+            self.count += 1
+        cut = max(end, done)
+        parts.append(data[done:cut])
+        return b"".join(parts), cut
 
 
 class _NanFilter:
@@ -137,15 +154,13 @@ class _NanFilter:
         return self._f.tell()
 
     def read(self, size: int = -1) -> bytes:
-        chunk = self._f.read(size)
-        data = self._pending + chunk
-        if chunk:
-            data, self._pending = data[: -NanRepair.HOLD], data[-NanRepair.HOLD :]
-        else:
-            self._pending = b""
-        fixed, count = NanRepair.PATTERN.subn(rb"\1null", data)
-        self._repair.count += count
-        return fixed if fixed or not chunk else self.read(size)
+        while True:
+            chunk = self._f.read(size)
+            data = self._pending + chunk
+            fixed, cut = self._repair.repair(data, max(len(data) - NanRepair.HOLD, 0) if chunk else len(data))
+            self._pending = data[cut:]
+            if fixed or not chunk:
+                return fixed
 
 
 def sniff_layout(path: str, nan: NanRepair | None = None) -> JsonLayout:
