@@ -263,17 +263,18 @@ class V1Normalizer:
 
     def _values(self, node: dict[str, Any], kind: str, parent: str) -> None:
         enum_fields = self._enum_fields[kind]
-        for key, value in list(node.items()):
-            if isinstance(value, dict):
-                self._values(value, kind, key)
+        for key, found in list(node.items()):
+            if isinstance(found, dict):
+                self._values(found, kind, key)
                 continue
-            if isinstance(value, list):
-                for item in value:
+            if isinstance(found, list):
+                for item in found:
                     if isinstance(item, dict):
                         self._values(item, kind, key)
                 continue
+            value = found
             if key in self.SCALAR_FIELDS or (self.DATE_PREFIX and key.startswith(self.DATE_PREFIX)):
-                value = node[key] = self._scalar(key, value, parent)
+                value = node[key] = self._scalar(key, found, parent)
             if key in enum_fields and isinstance(value, str):
                 node[key] = self._enum(kind, key, value)
 
