@@ -12,7 +12,7 @@ from pathlib import Path
 
 from decp_pipeline.build.outputs import DEFAULT_MAX_SHRINK, Assembly, assemble
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT
-from decp_pipeline.build.stage import Counts, SourceStage
+from decp_pipeline.build.stage import Counts, SourceStage, read_new_files
 from decp_pipeline.config import Config, Source
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.runner import fetch_sources
@@ -80,19 +80,23 @@ def build(
         for result in fetched.results:
             fetch_summary[result.source] = {"status": result.status, "error": result.error}
     data_dir = store.data_dir
-    staged = []
+    plans = []
     for source in selected:
         files = inputs.get(source.id) or [str(store.absolute(r.path)) for r in store.resources(source.id) if r.path]
         if not files:
             failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
             progress(f"{source.id}: FAILED: {failed[source.id]}")
             continue
-        progress(f"{source.id}: reading {len(files)} file(s)")
         stage = SourceStage(source.id, data_dir, progress)
-        stage.run(files)
+        plans.append((stage, stage.plan(files)))
+        progress(f"{source.id}: reading {len(files)} file(s)")
         if stage.reused_files:
             progress(f"{source.id}: {stage.reused_files} of {len(files)} file(s) unchanged, their results reused")
-        staged.append(source.id)
+    read_new_files(plans)  # every source's new files in one pool: no core idle at the end of each source
+    staged = []
+    for stage, planned in plans:
+        stage.finish(planned)
+        staged.append(stage.source)
     reused = [s.id for s in config.sources if s.enabled and s.id not in {x.id for x in selected}]
     priorities = _priorities(config.sources, [*staged, *reused])
     settings = config.settings.get("build") or {}

@@ -171,15 +171,28 @@ class SourceStage:
         self.validator_2022 = json_validator("2.0")
         self.after = [*AFTER.get(source, []), *AFTER_ALL]
         self.reused_files = 0  # files whose cached result was used instead of reading them
+        self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
     def run(self, files: Iterable[str]) -> Counts:
+        """Read the source's files that have no cached result, then write its stage."""
+        planned = self.plan(files)
+        read_new_files([(self, planned)])
+        return self.finish(planned)
+
+    def plan(self, files: Iterable[str]) -> list[tuple[str, Path]]:
+        """Each file and the folder of its cached result (read or to be read)."""
+        planned = [(path, self._cached_path(path)) for path in files]
+        self.read_now = {cached for _, cached in planned if not (cached / "counts.json").is_file()}
+        self.reused_files = len(planned) - len(self.read_now)
+        return planned
+
+    def finish(self, planned: list[tuple[str, Path]]) -> Counts:
+        """The stage of the source, once every file of `planned` has its cached result."""
         final = stage_dir(self.data_dir, self.source)
         final.parent.mkdir(parents=True, exist_ok=True)
-        planned = [(path, self._cached_path(path)) for path in files]
-        read_now = self._read_new_files(planned)
         for path, cached in planned:
             counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
-            if cached in read_now:
+            if cached in self.read_now:
                 self.progress(f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, "
                               f"{counts.rejected} rejected")  # fmt: skip
             for failed in counts.failed_files:
@@ -215,26 +228,6 @@ class SourceStage:
             cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
             self._write_cache(cached, path, self._failed_counts(path, e))
             return cached
-
-    def _read_new_files(self, planned: list[tuple[str, Path]]) -> set[Path]:
-        """Read the files with no cached result, on every core when there are several (one process each);
-        returns their cache folders."""
-        new = [(path, cached) for path, cached in planned if not (cached / "counts.json").is_file()]
-        self.reused_files = len(planned) - len(new)
-        workers = min(WORKERS, len(new))
-        if workers > 1 and sum(_size(path) for path, _ in new) >= PARALLEL_MIN_BYTES:
-            # Largest files first: a large file started last would leave the other cores idle until it ends.
-            by_size = sorted(new, key=lambda planned_file: -_size(planned_file[0]))
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                for _ in pool.map(
-                    _process_in_worker,
-                    *zip(*[(self.source, str(self.data_dir), p, str(c)) for p, c in by_size], strict=True),
-                ):
-                    pass
-        else:
-            for path, cached in new:
-                self._process(path, cached)
-        return {cached for _, cached in new}
 
     def _cache_root(self) -> Path:
         return self.data_dir / "cache" / "normalized" / self.source
@@ -385,6 +378,23 @@ class SourceStage:
         counts.errors.update(codes)
         listed = [{"rule": rule, "path": where, "message": message} for rule, where, message in errors]
         result.reject(raw.position, raw.data, listed, codes, normalized, version)
+
+
+def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> None:
+    """Read every file that has no cached result yet, of all the sources being staged: in one pool of processes
+    (one per core, the largest files first, so that no core waits idle behind a large file started last, at the
+    end of each source or of the build), or in this process when there is too little to read for it to pay."""
+    new = [(stage, path, cached) for stage, planned in plans for path, cached in planned if cached in stage.read_now]
+    workers = min(WORKERS, len(new))
+    if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
+        by_size = sorted(new, key=lambda task: -_size(task[1]))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            tasks = [(stage.source, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
+            for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
+                pass
+    else:
+        for stage, path, cached in new:
+            stage._process(path, cached)
 
 
 _WORKER_STAGES: dict[str, SourceStage] = {}
