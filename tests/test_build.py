@@ -432,24 +432,22 @@ def test_a_missing_cached_result_is_a_clear_error(tmp_path):
 
 
 def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
-    """The worker processes produce exactly what one process produces (counts and published records)."""
+    """The worker processes (one pool for the files of every source) produce exactly what one process produces:
+    counts per source, published records, rejected lines and table rows."""
     from decp_pipeline.build import stage
 
-    folder = tmp_path / "in"
-    folder.mkdir()
-    for source in ("marches-publics-info", "e-marchespublics"):
-        for path in (SAMPLES / source).iterdir():
-            shutil.copy(path, folder / path.name)
+    sources = ("pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info")
     results = []
     for workers, minimum in ((1, stage.PARALLEL_MIN_BYTES), (2, 0)):
         monkeypatch.setattr(stage, "WORKERS", workers)
         monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", minimum)
         run = tmp_path / f"run{workers}"
-        code, report, _ = build(run, "grandlyon", *inputs(grandlyon=folder))
+        code, report, _ = build(run, *sources, *inputs(**{s.replace("-", "_"): SAMPLES / s for s in sources}))
         assert code == 0
-        results.append((report["total"], (run / "dist" / "decp.json").read_bytes()))
+        outputs = [(run / "dist" / name).read_bytes() for name in ("decp.json", "rejected.jsonl", "marches.csv")]
+        results.append((report["sources"], outputs))
     assert results[0][1] == results[1][1]
-    assert {k: v for k, v in results[0][0].items() if k != "failed_files"} == {
-        k: v for k, v in results[1][0].items() if k != "failed_files"
-    }
-    assert results[0][0]["read"] == 79
+    assert results[0][0] == results[1][0]
+    assert {s: c["read"] for s, c in results[0][0].items()} == {
+        "pes-marche": 30, "aife": 47, "e-marchespublics": 30, "grandlyon": 1, "marches-publics-info": 49,
+    }  # fmt: skip
