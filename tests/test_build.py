@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -444,6 +445,7 @@ def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
         run = tmp_path / f"run{workers}"
         code, report, _ = build(run, *sources, *inputs(**{s.replace("-", "_"): SAMPLES / s for s in sources}))
         assert code == 0
+        assert gc.isenabled()  # paused while each file is read (stage.py), never left off
         outputs = [(run / "dist" / name).read_bytes() for name in ("decp.json", "rejected.jsonl", "marches.csv")]
         results.append((report["sources"], outputs))
     assert results[0][1] == results[1][1]

@@ -12,6 +12,7 @@ the whole file was read: a file that fails halfway leaves nothing but its error.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -233,7 +234,20 @@ class SourceStage:
         return self.data_dir / "cache" / "normalized" / self.source
 
     def _process(self, path: str, cached: Path) -> None:
-        """Read, normalize and validate one file into its cache folder (`counts.json` last: the commit mark)."""
+        """Read, normalize and validate one file into its cache folder (`counts.json` last: the commit mark).
+
+        Python's cycle collector is paused meanwhile: a file's records make no reference cycles (measured on
+        real and generated files: the same few hundred cyclic objects, whatever the number of records), and its
+        full passes over a parsed document of millions of objects cost 10 to 15 % of the reading time."""
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._process_file(path, cached)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _process_file(self, path: str, cached: Path) -> None:
         counts = Counts(files=1)
         fixes_before = Counter(self.normalizer.fixes)
         digests: set[bytes] = set()
