@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -453,3 +454,26 @@ def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
     assert {s: c["read"] for s, c in results[0][0].items()} == {
         "pes-marche": 30, "aife": 47, "e-marchespublics": 30, "grandlyon": 1, "marches-publics-info": 49,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("blocked", ["marches.csv", "marches.rejected", "decp.json"])
+def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocked):
+    """A file in the way of one output (here a folder where the build writes its temporary file; a full disk
+    gives the same OSError), at the start or in the middle of the writing threads: a clear error, exit 2, the
+    previous outputs untouched, no temporary file left."""
+    build(tmp_path, *ALL_SAMPLES)
+    dist = tmp_path / "dist"
+    before = {path.name: path.read_bytes() for path in dist.iterdir()}
+    (dist / "report.json").unlink()  # the next build assembles again (no fingerprint to compare with)
+    in_the_way = dist / f".{blocked}.{os.getpid()}.tmp"  # the CLI runs in this process
+    in_the_way.mkdir()
+    result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(dist), *ALL_SAMPLES)
+    assert result.exit_code == 2
+    assert f"Error: could not write the outputs in {dist}/ (" in result.stderr
+    assert "is a directory" in result.stderr.lower()
+    assert "the outputs in place were kept" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {p.name: p.read_bytes() for p in dist.iterdir() if p.name != "report.json" and p != in_the_way} == {
+        name: content for name, content in before.items() if name != "report.json"
+    }
+    assert [p.name for p in dist.glob(".*")] == [in_the_way.name]

@@ -88,8 +88,8 @@ def assemble(
     assembly = Assembly(fetch=fetch, fingerprint=fingerprint)
     plan = _plan(data_dir, stages, quality)
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
-    tables = TableOutput(out, finish={name: _anomalies_of_the_run(quality) for name in MAIN_TABLES})
     try:
+        tables = TableOutput(out, finish={name: _anomalies_of_the_run(quality) for name in MAIN_TABLES})
         with (
             RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
             open(temporary["rejected.jsonl"], "wb") as rejected,
@@ -113,13 +113,29 @@ def assemble(
         temporary["report.json"].write_text(
             json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
         )
-        for name, path in temporary.items():
-            os.replace(path, out / name)
+    except OSError as e:  # a full disk, a file in the way: the outputs in place stay as they were
+        raise OutputError(f"could not write the outputs in {out}/ ({e}): the outputs in place were kept") from None
+    else:
+        _publish(temporary, out)
     finally:
-        tables.discard()
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
+        for leftover in out.glob(f".*.{os.getpid()}.tmp"):  # every temporary of this build, however far it got
+            if leftover.is_file():
+                leftover.unlink()
     return assembly
+
+
+class OutputError(DecpError):
+    """The outputs could not be written: nothing was published."""
+
+
+def _publish(temporary: dict[str, Path], out: Path) -> None:
+    """Rename the written outputs into place (each rename atomic)."""
+    for number, (name, path) in enumerate(temporary.items()):
+        try:
+            os.replace(path, out / name)
+        except OSError as e:
+            done = ", ".join(list(temporary)[:number]) or "none"
+            raise OutputError(f"publishing the outputs in {out}/ stopped at {name} ({e}); published: {done}") from None
 
 
 @dataclass

@@ -121,11 +121,6 @@ class TableOutput:
         temporaries["datapackage.json"] = datapackage
         return temporaries
 
-    def discard(self) -> None:
-        for table in self.tables.values():
-            for path in (*table.paths.values(), table.aside_path):
-                path.unlink(missing_ok=True)
-
 
 def describe(tables: dict[str, _Output]) -> dict[str, Any]:
     """A Frictionless data package: each table, in CSV and in Parquet, with its fields."""
