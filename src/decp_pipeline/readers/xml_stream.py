@@ -38,7 +38,9 @@ class XmlItem:
 
 
 def local_name(element: etree._Element) -> str:
-    return etree.QName(element).localname
+    """The element's name without its namespace (`{namespace}name` → `name`)."""
+    tag = element.tag
+    return tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
 
 
 class XmlReader:
