@@ -477,3 +477,24 @@ def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocke
         name: content for name, content in before.items() if name != "report.json"
     }
     assert [p.name for p in dist.glob(".*")] == [in_the_way.name]
+
+
+def test_two_files_with_the_same_content_read_once(tmp_path, monkeypatch):
+    """A source publishing one file under two names: read once (one cached result, even by two worker
+    processes that would otherwise write it at the same time), its records counted for both files and the second
+    copy of each a duplicate."""
+    from decp_pipeline.build import stage
+
+    monkeypatch.setattr(stage, "WORKERS", 2)
+    monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", 0)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    excerpt = SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json"
+    for name in ("2019-03.json", "2019-03-copy.json"):
+        shutil.copy(excerpt, folder / name)
+    code, report, _ = build(tmp_path, "marches-publics-info", *inputs(marches_publics_info=folder))
+    assert code == 0
+    counts = report["sources"]["marches-publics-info"]
+    assert (counts["files"], counts["read"], counts["exported"], counts["duplicates"]) == (2, 98, 49, 49)
+    assert counts["duplicates_by_rule"] == {"exact-copy": 49}
+    assert len(list((tmp_path / "data" / "cache" / "normalized" / "marches-publics-info").iterdir())) == 1

@@ -398,7 +398,10 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
     """Read every file that has no cached result yet, of all the sources being staged: in one pool of processes
     (one per core, the largest files first, so that no core waits idle behind a large file started last, at the
     end of each source or of the build), or in this process when there is too little to read for it to pay."""
-    new = [(stage, path, cached) for stage, planned in plans for path, cached in planned if cached in stage.read_now]
+    # One task per cached result: two files with the same content (one file published under two names) share it,
+    # and two processes must not write it at the same time.
+    unique = {cached: (stage, path) for stage, planned in plans for path, cached in planned if cached in stage.read_now}
+    new = [(stage, path, cached) for cached, (stage, path) in unique.items()]
     workers = min(WORKERS, len(new))
     if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))

@@ -36,10 +36,8 @@ def element_to_dict(element: etree._Element) -> dict[str, Any]:
         if type(tag) is not str:
             continue  # comments, processing instructions
         name = tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
-        if len(child):
-            value = _value(child, name)
-        else:  # a leaf, most elements: inlined
-            value = [] if name in WRAPPERS else (child.text or "")
+        # A leaf (most elements) is converted inline, without a call.
+        value = _value(child, name) if len(child) else [] if name in WRAPPERS else (child.text or "")
         if name in result:
             previous = result[name]
             result[name] = [*previous, value] if isinstance(previous, _Repeated) else _Repeated([previous, value])
