@@ -174,12 +174,6 @@ class SourceStage:
         self.reused_files = 0  # files whose cached result was used instead of reading them
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
-    def run(self, files: Iterable[str]) -> Counts:
-        """Read the source's files that have no cached result, then write its stage."""
-        planned = self.plan(files)
-        read_new_files([(self, planned)])
-        return self.finish(planned)
-
     def plan(self, files: Iterable[str]) -> list[tuple[str, Path]]:
         """Each file and the folder of its cached result (read or to be read)."""
         planned = [(path, self._cached_path(path)) for path in files]

@@ -12,6 +12,8 @@ from typing import Any
 
 from lxml import etree
 
+from decp_pipeline.readers.xml_stream import local_tag
+
 # List containers of format 1.x and the name of their items.
 WRAPPERS = {
     "titulaires": "titulaire",
@@ -22,11 +24,6 @@ WRAPPERS = {
 }
 
 
-def _local(tag: str) -> str:
-    """The local name of a tag (`{namespace}name` or `name`)."""
-    return tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
-
-
 def element_to_dict(element: etree._Element) -> dict[str, Any]:
     """The record element as a dict of its children."""
     result: dict[str, Any] = {}
@@ -35,7 +32,7 @@ def element_to_dict(element: etree._Element) -> dict[str, Any]:
         tag = child.tag
         if type(tag) is not str:
             continue  # comments, processing instructions
-        name = tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
+        name = local_tag(tag)
         # A leaf (most elements) is converted inline, without a call.
         value = _value(child, name) if len(child) else [] if name in WRAPPERS else (child.text or "")
         if name in result:
@@ -57,7 +54,7 @@ def _value(element: etree._Element, name: str) -> Any:
     if not len(element):
         return [] if name in WRAPPERS else (element.text or "")
     if name in WRAPPERS:
-        return [_value(c, _local(c.tag)) if len(c) else (c.text or "") for c in element if type(c.tag) is str]
+        return [_value(c, local_tag(c.tag)) if len(c) else (c.text or "") for c in element if type(c.tag) is str]
     if any(type(c.tag) is str for c in element):
         return element_to_dict(element)
     return element.text or ""  # only comments inside

@@ -37,10 +37,13 @@ class XmlItem:
     line: int | None
 
 
-def local_name(element: etree._Element) -> str:
-    """The element's name without its namespace (`{namespace}name` → `name`)."""
-    tag = element.tag
+def local_tag(tag: str) -> str:
+    """A tag without its namespace (`{namespace}name` → `name`)."""
     return tag[tag.index("}") + 1 :] if tag[0] == "{" else tag
+
+
+def local_name(element: etree._Element) -> str:
+    return local_tag(element.tag)
 
 
 class XmlReader:
