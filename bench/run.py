@@ -5,7 +5,9 @@
 
 In one run, on the same files: (a) the parse-only floor: every file parsed by the fastest reader available
 (orjson for JSON, lxml for XML) and discarded, in one process, the best of three runs; (b) `decp build --offline`
-end to end on a fresh data dir; (c) the same build again, nothing changed; (d) again after one file changed.
+end to end on a fresh data dir; (c) the same build again, nothing changed; (d) again after one file changed;
+(e) a reference: the minimal Python pass (`bench/python_pass.py`: each record converted, walked once and
+serialized, nothing else), the least any Python pipeline does per record, the best of three runs.
 Each step's wall time, records per second and peak resident memory (the build and its worker processes
 together) are printed and written to bench/results.json with the machine's description, and the build's counts
 are compared with the generator's.
@@ -96,6 +98,13 @@ def timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess
     return seconds, peak_mib, subprocess.CompletedProcess(command, code, output["stdout"], output["stderr"])
 
 
+def best_of(command: list[str]) -> tuple[tuple[float, float, int], list[float]]:
+    """The fastest of `FLOOR_RUNS` runs (seconds, peak MiB, exit code) and every run's seconds."""
+    runs = [timed(command) for _ in range(FLOOR_RUNS)]
+    seconds, peak, result = min(runs, key=lambda run: run[0])
+    return (seconds, peak, result.returncode), [run[0] for run in runs]
+
+
 def machine() -> dict[str, object]:
     cpu = platform.processor() or platform.machine()
     try:
@@ -132,10 +141,10 @@ def main() -> None:
     rows = []
 
     # The floor is the best of three runs: on a shared machine one run of it varies by 30 %, which would move the
-    # ratio as much as any change to the build does.
-    floors = [timed([str(PYTHON), "-c", FLOOR, str(corpus)]) for _ in range(FLOOR_RUNS)]
-    seconds, peak, result = min(floors, key=lambda floor: floor[0])
-    rows.append(("a. parse-only floor", seconds, peak, result.returncode))
+    # ratio as much as any change to the build does. So is the minimal Python pass (step e, a reference).
+    floor, floors = best_of([str(PYTHON), "-c", FLOOR, str(corpus)])
+    rows.append(("a. parse-only floor", *floor))
+    python_pass, passes = best_of([str(PYTHON), str(ROOT / "bench" / "python_pass.py"), str(corpus)])
     for name in ("b. decp build (full)", "c. re-run, nothing changed"):
         seconds, peak, result = timed(build)
         rows.append((name, seconds, peak, result.returncode))
@@ -149,6 +158,7 @@ def main() -> None:
     finally:
         changed.write_bytes(original)
     rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
+    rows.append(("e. minimal Python pass", *python_pass))
 
     report = json.loads((out / "report.json").read_text())
     mismatches = {
@@ -163,8 +173,10 @@ def main() -> None:
     print(f"{'step':<30} {'seconds':>9} {'records/s':>11} {'peak MiB':>9} {'vs full':>8} {'exit':>5}")
     for name, seconds, peak, code in rows:
         print(f"{name:<30} {seconds:>9.1f} {records / seconds:>11,.0f} {peak:>9.0f} {seconds / full:>8.2f} {code:>5}")
-    runs = ", ".join(f"{floor[0]:.1f}" for floor in floors)
+    runs = ", ".join(f"{seconds:.1f}" for seconds in floors)
     print(f"full build / parse floor: {full / rows[0][1]:.1f} (floor: best of {runs} s)")
+    runs = ", ".join(f"{seconds:.1f}" for seconds in passes)
+    print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
     print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
     results = {
         "machine": machine(),
@@ -182,7 +194,9 @@ def main() -> None:
             for n, s, p, c in rows
         ],
         "full_over_floor": round(full / rows[0][1], 2),
-        "floor_runs_seconds": [round(f[0], 2) for f in floors],
+        "floor_runs_seconds": [round(seconds, 2) for seconds in floors],
+        "python_pass_over_floor": round(rows[4][1] / rows[0][1], 2),
+        "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
         "counts_match": not mismatches,
         "mismatches": mismatches,
     }
