@@ -456,6 +456,39 @@ def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
     }  # fmt: skip
 
 
+def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
+    """The build copies the cached meta rows into blocks (outputs.py `_read_meta`, to bound its memory): a
+    block per file gives the same outputs, byte for byte, as one block, and the reading order still breaks
+    ties (the second file's copies of each contract, equal in recency, lose against the first file's)."""
+    from decp_pipeline.build import outputs
+
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    excerpt = SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json"
+    (folder / "a.json").write_bytes(excerpt.read_bytes())
+    copy = json.loads(excerpt.read_text(encoding="utf-8"))
+    for record in copy["marches"]:
+        record["objet"] = f"{record.get('objet')} (copie)"
+    (folder / "b.json").write_text(json.dumps(copy, ensure_ascii=False), encoding="utf-8")
+    args = ["marches-publics-info", "e-marchespublics", "aife", *inputs(marches_publics_info=folder,
+            e_marchespublics=SAMPLES / "e-marchespublics", aife=SAMPLES / "aife")]  # fmt: skip
+    code, first, _ = build(tmp_path, *args)
+    assert code == 0
+    dist = tmp_path / "dist"
+    before = {path.name: path.read_bytes() for path in dist.iterdir() if path.name != "report.json"}
+    aws = first["sources"]["marches-publics-info"]
+    assert (aws["read"], aws["exported"], aws["duplicates_by_rule"]) == (98, 49, {"same-uid": 49})
+    assert b"(copie)" not in before["decp.json"]
+    (dist / "report.json").unlink()  # assembled again, not reused
+    monkeypatch.setattr(outputs, "META_BLOCK_ROWS", 1)
+    code, again, _ = build(tmp_path, *args)
+    assert code == 0
+    assert {path.name: path.read_bytes() for path in dist.iterdir() if path.name != "report.json"} == before
+    assert again["sources"] == first["sources"]
+    assert again["near_duplicates"] == first["near_duplicates"]
+    assert b'"marche": [' in before["decp-2022.json"]  # a file of 2022 records (Plan.forms) among them
+
+
 @pytest.mark.parametrize("blocked", ["marches.csv", "marches.rejected", "decp.json"])
 def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocked):
     """A file in the way of one output (here a folder where the build writes its temporary file; a full disk

@@ -160,8 +160,9 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
             ("order", "ascending"),
         ],
     ).to_numpy()
-    keys = meta["key"].combine_chunks().take(pa.array(by_rank))
+    keys = meta["key"].take(pa.array(by_rank))
     first = run_starts(keys)  # the winner of each contract is the first of its run
+    del keys  # consolidation holds the build's peak of memory: what is no longer needed goes at once
     group = np.cumsum(first) - 1
     winner = np.flatnonzero(first)[group]
     # exact-copy: the same content as a better-ranked copy of the same contract
@@ -172,7 +173,8 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
     ).all(axis=1)
     exact = np.zeros(n, dtype=bool)
     exact[same_content[1:][repeated]] = True
-    uids = meta["uid"].combine_chunks().take(pa.array(by_rank))
+    del digests, same_content, repeated
+    uids = meta["uid"].take(pa.array(by_rank))
     same_uid = pc.equal(uids, uids.take(pa.array(winner))).fill_null(False).to_numpy(zero_copy_only=False)
     ranked_rule = np.where(first, 0, np.where(exact, 1, np.where(same_uid, 2, 3))).astype(np.int8)
     rule = np.empty(n, dtype=np.int8)
@@ -216,11 +218,14 @@ def near_duplicates(kept: pa.Table, sources: list[str]) -> dict[str, Any]:
         seen = in_order[np.flatnonzero(first)[np.cumsum(first) - 1]]  # the first of each near key
         source = kept["source"].to_numpy()[rows]
         flagged = np.flatnonzero(source[in_order] != source[seen])
-        uids = kept["uid"].to_pylist()
+
+        def uid(row: int) -> str:  # only for the examples: the uids as Python text would cost 150 MB
+            return str(kept["uid"][int(rows[row])].as_py())
+
         for index in sorted(flagged, key=lambda i: rows[in_order[i]]):
             this, like = in_order[index], seen[index]
             pairs["|".join(sorted((sources[source[like]], sources[source[this]])))] += 1
             if len(examples) < MAX_EXAMPLES:
-                examples.append({"uid": str(uids[rows[this]]), "source": sources[source[this]],
-                                 "like_uid": str(uids[rows[like]]), "like_source": sources[source[like]]})  # fmt: skip
+                examples.append({"uid": uid(this), "source": sources[source[this]],
+                                 "like_uid": uid(like), "like_source": sources[source[like]]})  # fmt: skip
     return {"count": sum(pairs.values()), "by_source_pair": dict(sorted(pairs.items())), "examples": examples}

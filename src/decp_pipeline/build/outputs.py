@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from decp_pipeline import __version__
 from decp_pipeline.build.consolidate import RULES, consolidate, near_duplicates, run_starts
+from decp_pipeline.build.file_result import META_SCHEMA
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
 from decp_pipeline.build.table_output import TableOutput, read_fragment
@@ -159,7 +160,7 @@ class Plan:
 
     counts: dict[str, Counts]
     keep: dict[int, np.ndarray]  # file index → kept or not, per valid record (line of records.jsonl)
-    formats: dict[int, tuple[list[str], list[str]]]  # file index → format and kind of each valid record
+    forms: dict[int, np.ndarray]  # file index → format and kind of each valid record (codes in FORMS)
     rows_valid: dict[int, np.ndarray]  # file index → positions of the valid records that have table rows
     rows_rejected: dict[int, np.ndarray]  # the same for rejected records (whose contract has no valid row)
     whole_valid: set[int]  # files all of whose valid records with table rows are selected
@@ -181,33 +182,39 @@ def _plan(data_dir: Path, stages: list[Stage], quality: QualityChecks) -> Plan:
     if meta is None:
         return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
                     {"count": 0, "by_source_pair": {}, "examples": []})  # fmt: skip
-    valid = meta.filter(meta["valid"])
-    rejected = meta.filter(pc.invert(meta["valid"])).select(["uid", "file", "position"])
-    del meta
+    valid, rejected = meta
     consolidated = consolidate(valid, names)
-    kept_mask = consolidated.rule == 0
     _count_duplicates(valid["source"].to_numpy(), consolidated.rule, counts, names)
-    kept = valid.select(["source", "anomalies", "day", "amount", "uid", "file", "position", "near"])
-    kept = kept.filter(pa.array(kept_mask))
-    _count_anomalies(kept, quality, counts, names)
-    rows_valid, rows_rejected = _table_rows(kept, rejected)
-    with_rows = valid.filter(pc.is_valid(valid["uid"]))["file"].to_numpy()  # every valid record with table rows
+    kept_mask = consolidated.rule == 0
+    kept = pa.array(kept_mask)
+    # Each step takes the columns it needs of the kept records: a copy of them all would cost 150 MB at
+    # national size.
+    _count_anomalies(valid.select(["source", "anomalies", "day", "amount"]).filter(kept), quality, counts, names)
+    with_uid = valid.select(["uid", "file", "position"]).filter(pc.and_(kept, pc.is_valid(valid["uid"])))
+    rows_valid, rows_rejected = _table_rows(with_uid, rejected)
+    del with_uid
+    with_rows = valid["file"].filter(pc.is_valid(valid["uid"])).to_numpy()  # every valid record with table rows
     return Plan(
         counts=counts,
         keep=_per_file(valid["file"].to_numpy(), kept_mask),
-        formats=_formats(valid),
+        forms=_forms(valid),
         rows_valid=rows_valid,
         rows_rejected=rows_rejected,
         whole_valid=_whole(rows_valid, with_rows),
         whole_rejected=_whole(rows_rejected, rejected["file"].to_numpy()),
         overlap=consolidated.overlap,
-        near_duplicates=near_duplicates(kept.select(["near", "source", "uid"]), names),
+        near_duplicates=near_duplicates(valid.select(["near", "source", "uid"]).filter(kept), names),
     )
 
 
-def _read_meta(stages: list[Stage]) -> pa.Table | None:
-    """The meta rows of every file, in reading order, with the file, source and priority of each."""
-    metas, file_of, source_of, priority_of = [], [], [], []
+def _read_meta(stages: list[Stage]) -> tuple[pa.Table, pa.Table] | None:
+    """The meta rows of every file in reading order, with the file, source and priority of each: those of
+    the valid records, and those of the rejected records given table rows (uid, file, position only).
+
+    Memory: each file's rows are mapped from its cached result; every META_BLOCK_ROWS rows they are copied
+    into one block, which unmaps them. The result is a few large chunks, and the meta rows are never held
+    twice (at national size, a second copy costs 300 MB)."""
+    valid, rejected = _Blocks(META_ROWS), _Blocks(pa.schema([META_ROWS.field(n) for n in REJECTED_COLUMNS]))
     index = 0
     for source_index, stage in enumerate(stages):
         for file in stage.files:
@@ -216,16 +223,52 @@ def _read_meta(stages: list[Stage]) -> pa.Table | None:
             meta = read_fragment(file.cached / "meta.arrow")
             if meta is None or not meta.num_rows:
                 continue
-            metas.append(meta.select(META_COLUMNS))
-            file_of.append(np.full(meta.num_rows, file.index, dtype=np.int32))
-            source_of.append(np.full(meta.num_rows, source_index, dtype=np.int32))
-            priority_of.append(np.full(meta.num_rows, stage.priority, dtype=np.int32))
-    if not metas:
+            rows = meta.num_rows
+            meta = meta.select(META_COLUMNS)
+            for name, value in (("file", file.index), ("source", source_index), ("priority", stage.priority)):
+                meta = meta.append_column(name, pa.array(np.full(rows, value, np.int32)))
+            is_valid = meta["valid"]
+            if is_valid.null_count == 0 and pc.all(is_valid).as_py():
+                valid.add(meta)
+            else:
+                valid.add(meta.filter(is_valid))
+                rejected.add(meta.filter(pc.invert(is_valid)).select(REJECTED_COLUMNS))
+    if not valid.added and not rejected.added:
         return None
-    meta = pa.concat_tables(metas).combine_chunks()
-    meta = meta.append_column("file", pa.array(np.concatenate(file_of)))
-    meta = meta.append_column("source", pa.array(np.concatenate(source_of)))
-    return meta.append_column("priority", pa.array(np.concatenate(priority_of)))
+    return valid.table(), rejected.table()
+
+
+META_BLOCK_ROWS = 200_000
+META_ROWS = pa.schema([META_SCHEMA.field(name) for name in META_COLUMNS]
+                     + [pa.field(name, pa.int32()) for name in ("file", "source", "priority")])  # fmt: skip
+REJECTED_COLUMNS = ["uid", "file", "position"]
+
+
+class _Blocks:
+    """Tables of one schema gathered into blocks of about META_BLOCK_ROWS rows each."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.blocks: list[pa.Table] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
+        self.added = 0  # tables added
+
+    def add(self, table: pa.Table) -> None:
+        self.added += 1
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        if self.pending_rows >= META_BLOCK_ROWS:
+            self._close_block()
+
+    def _close_block(self) -> None:
+        self.blocks.append(pa.concat_tables(self.pending).combine_chunks())
+        self.pending, self.pending_rows = [], 0
+
+    def table(self) -> pa.Table:
+        if self.pending:
+            self._close_block()
+        return pa.concat_tables(self.blocks) if self.blocks else self.schema.empty_table()
 
 
 def _count_duplicates(sources: np.ndarray, rule: np.ndarray, counts: dict[str, Counts], names: list[str]) -> None:
@@ -249,11 +292,11 @@ def _count_anomalies(kept: pa.Table, quality: QualityChecks, counts: dict[str, C
             counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
 
 
-def _table_rows(kept: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """One row per uid in the tables: the kept records first (in reading order), then the rejected ones.
-    Returns, per file, the positions of the valid records and of the rejected records given rows."""
-    with_uid = kept.filter(pc.is_valid(kept["uid"]))
-    candidates = pa.concat_tables([with_uid.select(["uid", "file", "position"]), rejected]).combine_chunks()
+def _table_rows(with_uid: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """One row per uid in the tables: the kept records that have one first (in reading order), then the
+    rejected ones. Returns, per file, the positions of the valid records and of the rejected records given
+    rows."""
+    candidates = pa.concat_tables([with_uid, rejected])
     order = pa.array(np.arange(candidates.num_rows, dtype=np.int64))
     by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
                              sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
@@ -278,22 +321,21 @@ def _whole(selected: dict[int, np.ndarray], files: np.ndarray) -> set[int]:
     return {file for file, positions in selected.items() if file < len(present) and len(positions) == present[file]}
 
 
-def _formats(valid: pa.Table) -> dict[int, tuple[list[str], list[str]]]:
-    """Per file, the format and kind of each valid record: only for files holding 2022 records (a file of
-    format 1.5 records only is copied into decp.json as it is)."""
-    has_2022 = pc.equal(valid["format"], "2.0").to_numpy(zero_copy_only=False)
+# The format and kind of a valid record of a file holding 2022 records, by code (Plan.forms).
+FORMS = (("1.5", "marche"), ("2.0", "marche"), ("1.5", "contrat-concession"), ("2.0", "contrat-concession"))
+
+
+def _forms(valid: pa.Table) -> dict[int, np.ndarray]:
+    """Per file, the format and kind of each valid record as a code in FORMS: only for files holding 2022
+    records (a file of format 1.5 records only is copied into decp.json as it is)."""
+    is_2022 = pc.equal(valid["format"], "2.0").to_numpy(zero_copy_only=False)
     files = valid["file"].to_numpy()
-    wanted = np.unique(files[has_2022])
-    if not len(wanted):
+    wanted = np.isin(files, np.unique(files[is_2022]))
+    if not wanted.any():
         return {}
-    subset = valid.filter(pa.array(np.isin(files, wanted)))
-    result: dict[int, tuple[list[str], list[str]]] = {}
-    for file, fmt, kind in zip(subset["file"].to_pylist(), subset["format"].to_pylist(), subset["kind"].to_pylist(),
-                               strict=True):  # fmt: skip
-        formats, kinds = result.setdefault(file, ([], []))
-        formats.append(fmt)
-        kinds.append(kind)
-    return result
+    concession = pc.equal(valid["kind"], "contrat-concession").to_numpy(zero_copy_only=False)
+    codes = (is_2022.astype(np.int8) + 2 * concession.astype(np.int8))[wanted]
+    return _per_file(files[wanted], codes)
 
 
 def _positions(rows: pa.Table, selected: np.ndarray) -> dict[int, np.ndarray]:
@@ -350,19 +392,18 @@ def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> 
     keep = plan.keep.get(file.index)
     if keep is None or not keep.any():
         return
-    formats, kinds = plan.formats.get(file.index, (None, None))
+    forms = plan.forms.get(file.index)
     first = 0
     with open(file.cached / "records.jsonl", "rb") as source:
         while lines := source.readlines(COPY_CHUNK):
             kept = keep[first : first + len(lines)]
-            if formats is None:  # format 1.5 only
+            if forms is None:  # format 1.5 only
                 selected = lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k]
                 regulatory.write_many(selected, "1.5", "marche")
             else:
                 groups: dict[tuple[str, str], list[bytes]] = {}
                 for number in np.flatnonzero(kept):
-                    key = (formats[first + number], kinds[first + number])
-                    groups.setdefault(key, []).append(lines[number])
+                    groups.setdefault(FORMS[forms[first + number]], []).append(lines[number])
                 for (version, kind), selected in groups.items():
                     regulatory.write_many(selected, version, kind)
             first += len(lines)
