@@ -165,3 +165,24 @@ def test_names_of_the_2_0_0_draft():
     record, fixes = normalized(draft)
     assert record == VALID
     assert fixes == {"draft-2.0.0-name": 2, "non-schema-field-dropped": 1}
+
+
+def test_a_file_of_2022_marches_and_concessions_publishes_each_in_its_list(tmp_path):
+    """decp-2022.json takes each kept record of a file into the list of its kind (the build tells them apart
+    by codes, outputs.py FORMS): marchés in `marche`, concessions in `contrat-concession`, in reading order."""
+    by_uid = {r["acheteur"]["id"] + r["id"]: r for r in DEMATIS_2024 if json_validator("2.0").is_valid(r, "marche")}
+    marches = list(by_uid.values())[:3]
+    concession = load(Path(__file__).parent / "fixtures" / "validation-corpus" / "v20-json-concession-valid.json")
+    concessions = concession["marches"]["contrat-concession"]
+    folder = tmp_path / "dematis"
+    folder.mkdir()
+    document = {"marches": {"marche": marches[:2], "contrat-concession": concessions}}
+    (folder / "a.json").write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    (folder / "b.json").write_text(json.dumps({"marches": {"marche": marches[2:]}}, ensure_ascii=False), "utf-8")
+    code, report, _ = build(tmp_path, "e-marchespublics", *inputs(e_marchespublics=folder))
+    assert code == 0
+    assert report["sources"]["e-marchespublics"]["exported"] == 3 + len(concessions) == 5
+    published = json.loads((tmp_path / "dist" / "decp-2022.json").read_text(encoding="utf-8"))["marches"]
+    assert [r["id"] for r in published["marche"]] == [r["id"] for r in marches]
+    assert [r["id"] for r in published["contrat-concession"]] == ["0612202306122024", "0612202306122023"]
+    assert json.loads((tmp_path / "dist" / "decp.json").read_text(encoding="utf-8")) == {"marches": []}
