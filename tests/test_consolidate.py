@@ -5,9 +5,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
-from decp_pipeline.build.consolidate import RULES, Facts, consolidate, contract_key, near_duplicates, near_key, recency
+from decp_pipeline.build.consolidate import (
+    RULES,
+    Facts,
+    consolidate,
+    contract_key,
+    near_duplicates,
+    near_key,
+    recency,
+    run_starts,
+    sorted_run_starts,
+)
 from decp_pipeline.build.stage import record_digest
 
 from .conftest import REAL, load
@@ -112,3 +123,15 @@ def test_three_copies_the_two_identical_ones_are_exact_copies():
 def test_overlap_counts_the_contracts_sources_share():
     result = consolidate(facts_table(PES[:3], PES[1:5], PES[4:5]), ["a", "b", "c"])
     assert result.overlap == {"a": {"b": 2}, "b": {"a": 2, "c": 1}, "c": {"b": 1}}
+
+
+def test_run_starts_in_slices_equal_those_of_the_whole_sorted_column():
+    """Consolidation finds where each contract's run starts a slice of the sorted keys at a time (to bound
+    its memory): slices of any size, and chunked keys, give the starts of the whole sorted column."""
+    keys = [contract_key(record) for record in PES[:12]] * 3 + [contract_key(PES[0])]
+    order = np.argsort(np.array(keys), kind="stable")
+    whole = run_starts(pa.array(keys).take(pa.array(order)))
+    assert whole.sum() == len(set(keys)) == 12
+    for values in (pa.array(keys), pa.chunked_array([keys[:5], keys[5:]])):
+        for slice_rows in (1, 2, 3, 7, len(keys), 1 << 19):
+            assert sorted_run_starts(values, order, slice_rows).tolist() == whole.tolist()
