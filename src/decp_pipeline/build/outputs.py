@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from decp_pipeline import __version__
-from decp_pipeline.build.consolidate import RULES, consolidate, near_duplicates, run_starts
+from decp_pipeline.build.consolidate import RULES, consolidate, near_duplicates, sorted_run_starts
 from decp_pipeline.build.file_result import META_SCHEMA
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combine
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
@@ -222,7 +222,7 @@ def _read_meta(stages: list[Stage]) -> tuple[pa.Table, pa.Table] | None:
     Memory: each file's rows are mapped from its cached result; every META_BLOCK_ROWS rows they are copied
     into one block, which unmaps them. The result is a few large chunks, and the meta rows are never held
     twice (at national size, a second copy costs 300 MB)."""
-    valid, rejected = _Blocks(META_ROWS), _Blocks(pa.schema([META_ROWS.field(n) for n in REJECTED_COLUMNS]))
+    valid, rejected = _Blocks(META_ROWS), _Blocks(REJECTED_ROWS)
     index = 0
     for source_index, stage in enumerate(stages):
         for file in stage.files:
@@ -250,6 +250,7 @@ META_BLOCK_ROWS = 200_000
 META_ROWS = pa.schema([META_SCHEMA.field(name) for name in META_COLUMNS]
                      + [pa.field(name, pa.int32()) for name in ("file", "source", "priority")])  # fmt: skip
 REJECTED_COLUMNS = ["uid", "file", "position"]
+REJECTED_ROWS = pa.schema([META_ROWS.field(name) for name in REJECTED_COLUMNS])
 
 
 class _Blocks:
@@ -309,7 +310,7 @@ def _table_rows(with_uid: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.nd
     by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
                              sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
     first = np.zeros(candidates.num_rows, dtype=bool)
-    first[by_uid[run_starts(candidates["uid"].take(pa.array(by_uid)))]] = True
+    first[by_uid[sorted_run_starts(candidates["uid"], by_uid)]] = True
     split = with_uid.num_rows
     return _positions(candidates.slice(0, split), first[:split]), _positions(candidates.slice(split), first[split:])
 
