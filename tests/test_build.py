@@ -394,7 +394,7 @@ def test_checks_of_the_day_are_made_by_the_build_not_cached(tmp_path):
 
     import pandas as pd
 
-    from decp_pipeline.build.outputs import assemble
+    from decp_pipeline.pipeline.assemble import assemble
 
     copies = tmp_path / "in"
     shutil.copytree(SAMPLES, copies)
@@ -436,7 +436,7 @@ def test_a_missing_cached_result_is_a_clear_error(tmp_path):
 def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
     """The worker processes (one pool for the files of every source) produce exactly what one process produces:
     counts per source, published records, rejected lines and table rows."""
-    from decp_pipeline.build import stage
+    from decp_pipeline.pipeline import stage
 
     sources = ("pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info")
     results = []
@@ -457,10 +457,10 @@ def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
 
 
 def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
-    """The build copies the cached meta rows into blocks (outputs.py `_read_meta`, to bound its memory): a
+    """The build copies the cached meta rows into blocks (pipeline/plan.py `_read_meta`, to bound its memory): a
     block per file gives the same outputs, byte for byte, as one block, and the reading order still breaks
     ties (the second file's copies of each contract, equal in recency, lose against the first file's)."""
-    from decp_pipeline.build import outputs
+    from decp_pipeline.pipeline import plan
 
     folder = tmp_path / "aws"
     folder.mkdir()
@@ -480,7 +480,7 @@ def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
     assert (aws["read"], aws["exported"], aws["duplicates_by_rule"]) == (98, 49, {"same-uid": 49})
     assert b"(copie)" not in before["decp.json"]
     (dist / "report.json").unlink()  # assembled again, not reused
-    monkeypatch.setattr(outputs, "META_BLOCK_ROWS", 1)
+    monkeypatch.setattr(plan, "META_BLOCK_ROWS", 1)
     code, again, _ = build(tmp_path, *args)
     assert code == 0
     assert {path.name: path.read_bytes() for path in dist.iterdir() if path.name != "report.json"} == before
@@ -516,7 +516,7 @@ def test_two_files_with_the_same_content_read_once(tmp_path, monkeypatch):
     """A source publishing one file under two names: read once (one cached result, even by two worker
     processes that would otherwise write it at the same time), its records counted for both files and the second
     copy of each a duplicate."""
-    from decp_pipeline.build import stage
+    from decp_pipeline.pipeline import stage
 
     monkeypatch.setattr(stage, "WORKERS", 2)
     monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", 0)

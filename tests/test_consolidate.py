@@ -8,18 +8,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from decp_pipeline.build.consolidate import (
-    RULES,
-    Facts,
-    consolidate,
-    contract_key,
-    near_duplicates,
-    near_key,
-    recency,
-    run_starts,
-    sorted_run_starts,
-)
-from decp_pipeline.build.stage import record_digest
+from decp_pipeline.models.contract import Contract, digest_of
+from decp_pipeline.pipeline.dedup.columnar import consolidate, near_duplicates, run_starts, sorted_run_starts
+from decp_pipeline.pipeline.dedup.rules import RULES, Facts, contract_key, near_key, recency
 
 from .conftest import REAL, load
 
@@ -31,14 +22,19 @@ def facts_table(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()
     rows = []
     for index, records in enumerate(sources):
         for record in records:
-            facts = Facts.of(record, "1.5", record.get("uid"))
+            facts = Facts.of(contract(record))
             rows.append({"key": facts.key, "recency": facts.recency, "modifications": facts.modifications,
-                         "priority": priorities[index] if priorities else 0, "digest": record_digest(record),
+                         "priority": priorities[index] if priorities else 0, "digest": digest_of(record),
                          "uid": facts.uid, "source": index, "near": facts.near})  # fmt: skip
     schema = pa.schema([("key", pa.string()), ("recency", pa.string()), ("modifications", pa.int32()),
                         ("priority", pa.int32()), ("digest", pa.binary(16)), ("uid", pa.string()),
                         ("source", pa.int32()), ("near", pa.binary(16))])  # fmt: skip
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def contract(record: dict[str, Any]) -> Contract:
+    kind = "contrat-concession" if record.get("_type") == "Contrat de concession" else "marche"
+    return Contract(record, "1.5", kind)
 
 
 def consolidate_(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()) -> list[list[str | None]]:
@@ -50,11 +46,11 @@ def consolidate_(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = (
 
 def test_version_suffix_is_stripped_only_when_it_counts_the_modifications():
     record = copy.deepcopy(PES[0])  # id 2019I1703000, no modification
-    assert contract_key(record) == "M|13001898900017|2019I17030"
+    assert contract_key(contract(record)) == "M|13001898900017|2019I17030"
     record["id"] = "2019AIFE0001"  # ends with 01 but has no modification: not a version
-    assert contract_key(record) == "M|13001898900017|2019AIFE0001"
+    assert contract_key(contract(record)) == "M|13001898900017|2019AIFE0001"
     record["modifications"] = [{"objetModification": "avenant 1", "datePublicationDonneesModification": "2019-05-02"}]
-    assert contract_key(record) == "M|13001898900017|2019AIFE00"
+    assert contract_key(contract(record)) == "M|13001898900017|2019AIFE00"
 
 
 def test_exact_copy_across_sources_the_higher_priority_keeps_it():
@@ -84,7 +80,7 @@ def test_versions_of_one_contract_only_the_latest_is_kept():
             "montant": 170000,
         }
     ]
-    assert recency(amended) == "2019-06-10"
+    assert recency(contract(amended)) == "2019-06-10"
     assert consolidate_([amended, initial]) == [[None, "version"]]
 
 
@@ -95,7 +91,7 @@ def test_different_contracts_are_never_merged():
 def test_near_duplicates_are_flagged_not_dropped():
     record = PES[0]
     other_id = {**copy.deepcopy(record), "id": "M2019I17030", "uid": "13001898900017M2019I17030"}
-    assert near_key(record) == near_key(other_id)
+    assert near_key(contract(record)) == near_key(contract(other_id))
     kept = facts_table([record], [other_id])
     assert near_duplicates(kept, ["pes-marche", "marches-publics-info"]) == {
         "count": 1,
@@ -128,7 +124,7 @@ def test_overlap_counts_the_contracts_sources_share():
 def test_run_starts_in_slices_equal_those_of_the_whole_sorted_column():
     """Consolidation finds where each contract's run starts a slice of the sorted keys at a time (to bound
     its memory): slices of any size, and chunked keys, give the starts of the whole sorted column."""
-    keys = [contract_key(record) for record in PES[:12]] * 3 + [contract_key(PES[0])]
+    keys = [contract_key(contract(record)) for record in PES[:12]] * 3 + [contract_key(contract(PES[0]))]
     order = np.argsort(np.array(keys), kind="stable")
     whole = run_starts(pa.array(keys).take(pa.array(order)))
     assert whole.sum() == len(set(keys)) == 12

@@ -6,8 +6,8 @@ from typing import Any, get_type_hints
 
 import pytest
 
-from decp_pipeline import models
-from decp_pipeline.models import Record, make_uid
+from decp_pipeline.models import shapes as models
+from decp_pipeline.models.shapes import Record, make_uid
 from decp_pipeline.official_schemas import load_json_schema
 
 V15 = load_json_schema("marches.json")

@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from decp_pipeline.build.outputs import ShrinkError
-from decp_pipeline.build.runner import BuildRun, build, parse_inputs
 from decp_pipeline.cli.options import (
     config_option,
     data_dir_option,
@@ -18,6 +16,8 @@ from decp_pipeline.cli.options import (
 from decp_pipeline.config import load_config
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.store import Store
+from decp_pipeline.pipeline.assemble import ShrinkError
+from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
 
 COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
 

@@ -10,13 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decp_pipeline.build.outputs import DEFAULT_MAX_SHRINK, Assembly, assemble
-from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT
-from decp_pipeline.build.stage import Counts, SourceStage, read_new_files
 from decp_pipeline.config import Config, Source
 from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.runner import fetch_sources
 from decp_pipeline.fetch.store import Store
+from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
+from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
+from decp_pipeline.pipeline.counts import Counts
+from decp_pipeline.pipeline.report import Assembly
+from decp_pipeline.pipeline.stage import SourceStage, read_new_files
 
 
 class InputError(DecpError):

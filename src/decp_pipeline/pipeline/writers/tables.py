@@ -1,9 +1,5 @@
-"""The published tables, written from the rows cached per file (build/tables.py makes them): CSV and Parquet
-from the same batches, and the datapackage.json describing them.
-
-Kept apart from build/tables.py on purpose: the cached results depend on the code that makes the rows (its
-changes re-read every file), not on this code that only writes them.
-"""
+"""The published tables, written from the rows cached per file (pipeline/rows.py makes them): CSV and Parquet
+from the same batches, and the datapackage.json describing them."""
 
 from __future__ import annotations
 
@@ -18,16 +14,10 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from decp_pipeline.build.tables import BATCH_ROWS, FRICTIONLESS_TYPES, TABLES, TEXT
-
-
-def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | None:
-    """A cached fragment (None when the file had no row for this table)."""
-    if not path.is_file():
-        return None
-    with pa.memory_map(str(path)) as source:
-        table = pa.ipc.open_file(source).read_all()
-    return table.select(columns) if columns else table
+from decp_pipeline.pipeline.anomalies import Run
+from decp_pipeline.pipeline.cache import read_fragment
+from decp_pipeline.pipeline.plan import Plan, Stage, StageFile
+from decp_pipeline.pipeline.tables import BATCH_ROWS, FRICTIONLESS_TYPES, MAIN_TABLES, TABLES, TEXT, fragment_name
 
 
 class _Output:
@@ -151,3 +141,45 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
         "profile": "data-package",
         "resources": resources,
     }
+
+
+def write_table(name: str, stages: list[Stage], plan: Plan, tables: TableOutput) -> None:
+    """One published table, from the fragments of every file in reading order."""
+    for stage in stages:
+        for file in stage.files:
+            _add_rows(name, file, plan, tables)
+    tables.tables[name].close()
+
+
+def _add_rows(name: str, file: StageFile, plan: Plan, tables: TableOutput) -> None:
+    """A file's selected rows of one table: those of its kept valid records, and (written after every valid
+    row, so that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
+    for valid, selected, later in ((True, plan.rows_valid, False), (False, plan.rows_rejected, True)):
+        positions = selected.get(file.index)
+        if positions is None:
+            continue
+        rows = read_fragment(file.cached / fragment_name(name, valid))
+        if rows is None:
+            continue
+        if file.index not in (plan.whole_valid if valid else plan.whole_rejected):
+            rows = rows.filter(_among(rows["position" if name in MAIN_TABLES else "_position"], positions))
+        tables.add(name, rows, file.path, later=later)
+
+
+def _among(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
+    """Which rows have one of `positions` (both ascending: rows are in document order)."""
+    values = column.to_numpy()
+    if not len(positions):
+        return pa.array(np.zeros(len(values), dtype=bool))
+    found = np.searchsorted(positions, values)
+    return pa.array(positions[np.minimum(found, len(positions) - 1)] == values)
+
+
+def anomalies_of_the_run(run: Run) -> Callable[[pa.Table], pa.Table]:
+    """For the main tables: the run-dependent anomalies added to a batch of rows (from its hidden facts)."""
+
+    def finish(rows: pa.Table) -> pa.Table:
+        fixed = run.with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"])
+        return rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+
+    return finish

@@ -16,26 +16,19 @@ import gc
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-from decp_pipeline import __version__
-from decp_pipeline.build.file_result import FileResult
-from decp_pipeline.build.reading import RawRecord, RecordFile
 from decp_pipeline.exceptions import MalformedFileError
-from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
-from decp_pipeline.normalize.v1 import V1Normalizer, buyer_siret, kind_of
-from decp_pipeline.normalize.v2 import V2Normalizer
-from decp_pipeline.validation.json_records import json_validator
+from decp_pipeline.normalize.hooks import FileContext
+from decp_pipeline.pipeline.cache import CODE_VERSION, COUNTS, FileResult, file_sha1
+from decp_pipeline.pipeline.counts import Counts
+from decp_pipeline.pipeline.record import Kept, RecordProcessor
+from decp_pipeline.readers.records import RawRecord, RecordFile
 
 # Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
 # is enough to read for starting processes to pay.
@@ -50,111 +43,8 @@ def _size(path: str) -> int:
         return 0
 
 
-HASH_CHUNK = 1 << 20
-
-
-def _code_version() -> str:
-    """The version of the code that turns a raw file into normalized records: a cached result is reused only
-    when it was produced by the same code (the package version and the source of the modules involved)."""
-    digest = hashlib.sha1(__version__.encode(), usedforsecurity=False)
-    package = Path(__file__).resolve().parents[1]
-    for relative in (
-        "build/stage.py",
-        "build/reading.py",
-        "build/file_result.py",
-        "build/consolidate.py",
-        "build/quality.py",
-        "build/tables.py",
-        "normalize",
-        "readers",
-        "official_schemas.py",
-        "schemas",
-    ):
-        target = package / relative
-        for file in sorted(target.rglob("*") if target.is_dir() else [target]):
-            if file.is_file() and file.suffix in (".py", ".json", ".xsd"):
-                digest.update(file.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-CODE_VERSION = _code_version()
-
-
-def file_sha1(path: str) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while chunk := f.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-_INDEX = re.compile(r"\[\d+\]")
-
-
-def error_code(rule: str, path: str) -> str:
-    """The code of a schema error in report.json and the tables: RULE:PATH, list indexes collapsed."""
-    return f"{rule}:{_INDEX.sub('[]', path)}" if path else rule
-
-
-@dataclass
-class Counts:
-    """The counts of report.json for one source (or the total)."""
-
-    files: int = 0
-    files_failed: int = 0
-    read: int = 0
-    exported: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    duplicates_by_rule: Counter[str] = field(default_factory=Counter)
-    anomalies: Counter[str] = field(default_factory=Counter)  # of the exported records
-    fixes: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    failed_files: list[dict[str, Any]] = field(default_factory=list)
-
-    def add(self, other: Counts) -> None:
-        for name in ("files", "files_failed", "read", "exported", "rejected", "duplicates"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.duplicates_by_rule.update(other.duplicates_by_rule)
-        self.anomalies.update(other.anomalies)
-        self.fixes.update(other.fixes)
-        self.errors.update(other.errors)
-        self.failed_files.extend(other.failed_files)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "files": self.files,
-            "files_failed": self.files_failed,
-            "read": self.read,
-            "exported": self.exported,
-            "rejected": self.rejected,
-            "duplicates": self.duplicates,
-            "duplicates_by_rule": dict(sorted(self.duplicates_by_rule.items())),
-            "anomalies": dict(sorted(self.anomalies.items())),
-            "fixes": dict(sorted(self.fixes.items())),
-            "errors": dict(sorted(self.errors.items())),
-            "failed_files": self.failed_files,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Counts:
-        counts = cls(**{k: data[k] for k in ("files", "files_failed", "read", "exported", "rejected", "duplicates")})
-        counts.duplicates_by_rule = Counter(data.get("duplicates_by_rule", {}))
-        counts.anomalies = Counter(data.get("anomalies", {}))
-        counts.fixes = Counter(data.get("fixes", {}))
-        counts.errors = Counter(data.get("errors", {}))
-        counts.failed_files = list(data.get("failed_files", []))
-        return counts
-
-
 def stage_dir(data_dir: Path, source: str) -> Path:
     return data_dir / "build" / source
-
-
-def record_digest(record: dict[str, Any]) -> bytes:
-    """The identity of a record's content, whatever source published it (so `source` is left out)."""
-    content = {k: v for k, v in record.items() if k != "source"}
-    return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
 
 
 class SourceStage:
@@ -165,19 +55,14 @@ class SourceStage:
         self.data_dir = data_dir
         self.progress = progress
         self.counts = Counts()
-        self.normalizer = V1Normalizer()
-        self.validator = json_validator("1.5")
-        self.normalizer_2022 = V2Normalizer()
-        self.normalizer_2022.fixes = self.normalizer.fixes  # one counter for both formats
-        self.validator_2022 = json_validator("2.0")
-        self.after = [*AFTER.get(source, []), *AFTER_ALL]
+        self.records = RecordProcessor(source)
         self.reused_files = 0  # files whose cached result was used instead of reading them
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
     def plan(self, files: Iterable[str]) -> list[tuple[str, Path]]:
         """Each file and the folder of its cached result (read or to be read)."""
         planned = [(path, self._cached_path(path)) for path in files]
-        self.read_now = {cached for _, cached in planned if not (cached / "counts.json").is_file()}
+        self.read_now = {cached for _, cached in planned if not (cached / COUNTS).is_file()}
         self.reused_files = len(planned) - len(self.read_now)
         return planned
 
@@ -186,7 +71,7 @@ class SourceStage:
         final = stage_dir(self.data_dir, self.source)
         final.parent.mkdir(parents=True, exist_ok=True)
         for path, cached in planned:
-            counts = Counts.from_dict(json.loads((cached / "counts.json").read_text(encoding="utf-8")))
+            counts = Counts.from_dict(json.loads((cached / COUNTS).read_text(encoding="utf-8")))
             if cached in self.read_now:
                 self.progress(f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, "
                               f"{counts.rejected} rejected")  # fmt: skip
@@ -243,7 +128,8 @@ class SourceStage:
 
     def _process_file(self, path: str, cached: Path) -> None:
         counts = Counts(files=1)
-        fixes_before = Counter(self.normalizer.fixes)
+        fixes = self.records.fixes
+        fixes_before = Counter(fixes)
         digests: set[bytes] = set()
         record_file = RecordFile(path)
         context = FileContext(self.source, path)
@@ -257,8 +143,8 @@ class SourceStage:
                     counts.read += 1
                     self._record(raw, context, counts, digests, result)
             except (MalformedFileError, OSError) as e:
-                self.normalizer.fixes.clear()  # in place: both normalizers share this counter
-                self.normalizer.fixes.update(fixes_before)
+                fixes.clear()  # in place: both normalizers share this counter
+                fixes.update(fixes_before)
                 self._write_cache(cached, path, self._failed_counts(path, e))
                 return
             finally:
@@ -267,8 +153,8 @@ class SourceStage:
                 counts.fixes["xml-control-characters"] += record_file.control_characters
             if record_file.nan.count:
                 counts.fixes["nan-as-absent"] += record_file.nan.count
-            counts.fixes.update(self.normalizer.fixes - fixes_before)
-            (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
+            counts.fixes.update(fixes - fixes_before)
+            (work / COUNTS).write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
         finally:
@@ -279,7 +165,7 @@ class SourceStage:
         cached.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".", dir=cached.parent))
         try:
-            (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
+            (work / COUNTS).write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
         finally:
@@ -305,87 +191,21 @@ class SourceStage:
 
     def _record(self, raw: RawRecord, context: FileContext, counts: Counts, digests: set[bytes],
                 result: FileResult) -> None:  # fmt: skip
-        kind = kind_of(raw.data, raw.kind)
-        xml = context.syntax == "xml"
-        if raw.version == "2.0":
-            self._record_2022(raw, kind, xml, counts, digests, result)
+        """One record into the file's result: rejected, kept, or dropped as an exact copy of one kept."""
+        outcome = self.records.process(raw, context)
+        if not isinstance(outcome, Kept):
+            counts.rejected += 1
+            counts.errors.update(outcome.codes)
+            result.reject(outcome)
             return
-        record = raw.data
-        if isinstance(record, dict):
-            record = dict(record)
-            for hook in BEFORE:
-                hook(record, kind, context, self.normalizer.fixes)
-        record = self.normalizer.normalize(record, kind, from_xml=xml)
-        if isinstance(record, dict):
-            for hook in self.after:
-                hook(record, kind, context, self.normalizer.fixes)
-            self._identify(record, kind)
-        errors = self.validator.errors(record, kind)
-        if errors:
-            self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "1.5")
-            return
-        self._keep(raw, kind, "1.5", record, record.get("uid"), counts, digests, result)
-
-    def _keep(
-        self,
-        raw: RawRecord,
-        kind: str,
-        version: str,
-        record: dict[str, Any],
-        uid: str | None,
-        counts: Counts,
-        digests: set[bytes],
-        result: FileResult,
-    ) -> None:
-        """A valid record into the file's result, unless it is an exact copy of one already kept."""
-        digest = record_digest(record)
+        digest = outcome.contract.digest()
         if digest in digests:
             counts.duplicates += 1
             counts.duplicates_by_rule["exact-copy"] += 1
             return
         digests.add(digest)
         counts.exported += 1
-        result.keep(raw.position, kind, version, record, uid, digest)
-
-    def _record_2022(
-        self, raw: RawRecord, kind: str, xml: bool, counts: Counts, digests: set[bytes], result: FileResult
-    ) -> None:
-        """A format-2022 record: normalized and validated against 2.0.3, kept in its own format."""
-        record = self.normalizer_2022.normalize(raw.data, kind, from_xml=xml)
-        errors = self.validator_2022.errors(record, kind)
-        if errors:
-            self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "2.0")
-            return
-        siret = buyer_siret(record, kind)
-        uid = siret + record["id"] if siret and isinstance(record.get("id"), str) else None
-        self._keep(raw, kind, "2.0", record, uid, counts, digests, result)
-
-    def _identify(self, record: dict[str, Any], kind: str) -> None:
-        siret = buyer_siret(record, kind)
-        if siret and isinstance(record.get("id"), str):
-            uid = siret + record["id"]
-            if record.get("uid") != uid:
-                self.normalizer.fixes["uid-set"] += 1
-                record["uid"] = uid
-        if record.get("source") != self.source:
-            self.normalizer.fixes["source-set"] += 1
-            record["source"] = self.source
-
-    def _reject(
-        self,
-        raw: RawRecord,
-        counts: Counts,
-        result: FileResult,
-        errors: list[tuple[str, str, str]],
-        normalized: Any,
-        version: str,
-    ) -> None:
-        """One line of rejected.jsonl; the normalized record gives the record's rows in the tables."""
-        counts.rejected += 1
-        codes = [error_code(rule, where) for rule, where, _ in errors]
-        counts.errors.update(codes)
-        listed = [{"rule": rule, "path": where, "message": message} for rule, where, message in errors]
-        result.reject(raw.position, raw.data, listed, codes, normalized, version)
+        result.keep(outcome, digest)
 
 
 def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> None:

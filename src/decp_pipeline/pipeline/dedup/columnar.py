@@ -1,27 +1,13 @@
-"""One record per contract across sources: which copy wins, and why the others were dropped.
+"""The dedup rules of `rules.py` applied to every valid record of the build at once, in columnar form.
 
-Rules, applied to the valid records of every source (docs/build.md):
-
-- **exact-copy**: the same content (whatever its `source`) → one record;
-- **same-uid**: the same `uid` with a different content → the most recent publication wins;
-- **version**: in format 1.x the last two characters of `id` count the contract's modifications, so
-  `2019DEM00100` (no modification) and `2019DEM00101` (one) are two versions of one contract: only the latest
-  is kept. The suffix is stripped only when it equals the record's number of modifications (`2019AIFE0001`
-  with no modification is not a version of anything).
-
-"Most recent" is the latest of `datePublicationDonnees` and the dates of the record's modifications; then the
-most modifications; then the source's `priority`; then the first read (the order of sources by priority, then
-of files). Each dropped copy is counted against its own source and rule. Records of different contracts that
-look alike across sources (same buyer, notification date, amount and winners) are flagged, never dropped.
-
-Each record's facts (`Facts`: contract key, recency, content digest ...) are computed once, when its file is
-read, and cached with it; the build decides every record's fate from those facts alone, in columnar form
-(Arrow and NumPy): sorting a million keys costs a second, and no record is parsed again.
+Each record's facts (`rules.Facts`: contract key, recency, content digest ...) are computed once, when its
+file is read, and cached with it; the build decides every record's fate from those facts alone, with Arrow and
+NumPy: sorting a million keys costs a second, and no record is parsed again. `tests/test_dedup.py` proves that
+`consolidate` gives every record the fate `rules.fates` gives it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,89 +16,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from decp_pipeline.normalize.v2 import flat_view
+from decp_pipeline.pipeline.dedup.rules import RULES
 
-MODIFICATION_DATES = (
-    "datePublicationDonneesModification",
-    "dateNotificationModification",
-    "dateSignatureModification",
-)
 MAX_EXAMPLES = 20
-# A record's fate: kept (None) or the rule that dropped it, by code.
-RULES = (None, "exact-copy", "same-uid", "version")
-
-
-def contract_key(record: dict[str, Any], *, versioned_id: bool = True) -> str:
-    """The contract a record is a version of: kind, buyer SIRET and `id` without its 1.x version suffix.
-
-    Format 2022 ids are stable across modifications (`versioned_id=False`): nothing is stripped."""
-    concession = record.get("_type") == "Contrat de concession"
-    buyer = record.get("autoriteConcedante" if concession else "acheteur") or {}
-    contract_id = str(record.get("id", ""))
-    modifications = record.get("modifications") or []
-    if versioned_id and len(contract_id) > 2 and contract_id[-2:] == f"{len(modifications):02d}":
-        contract_id = contract_id[:-2]
-    return f"{'C' if concession else 'M'}|{buyer.get('id', '')}|{contract_id}"
-
-
-def recency(record: dict[str, Any]) -> str:
-    """The latest publication date of the record or of its modifications (YYYY-MM-DD, time zone ignored)."""
-    dates = [str(record.get("datePublicationDonnees", ""))[:10]]
-    for modification in record.get("modifications") or []:
-        if isinstance(modification, dict):
-            dates.extend(str(modification.get(name, ""))[:10] for name in MODIFICATION_DATES)
-    return max(dates)
-
-
-def near_key(record: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Same buyer, notification date, amount and winners: probably one contract under two ids."""
-    buyer = record.get("acheteur") or record.get("autoriteConcedante") or {}
-    holders = record.get("titulaires") or record.get("concessionnaires") or []
-    winners = tuple(sorted(str(h.get("id")) for h in holders if isinstance(h, dict)))
-    date = record.get("dateNotification") or record.get("dateSignature")
-    amount = record.get("montant", record.get("valeurGlobale"))
-    if not (buyer.get("id") and date and winners and amount is not None):
-        return None
-    return (buyer.get("id"), str(date)[:10], float(amount), winners)
-
-
-def view(record: dict[str, Any], version: str, kind: str) -> dict[str, Any]:
-    """A record in the 1.x shape: 2022 records flattened (`flat_view`), 1.x records as they are."""
-    return flat_view(record, kind) if version == "2.0" else record
-
-
-def _hash(value: Any) -> bytes:
-    return hashlib.blake2b(repr(value).encode(), digest_size=16).digest()
-
-
-@dataclass
-class Facts:
-    """What consolidation needs of one valid record, cached with it (one row of the file's meta table)."""
-
-    key: str
-    uid: str | None
-    recency: str
-    modifications: int
-    near: bytes | None  # a hash of near_key
-
-    @classmethod
-    def of(cls, flat: dict[str, Any], version: str, uid: str | None) -> Facts:
-        """`flat` is the record in the 1.x shape (`view`)."""
-        near = near_key(flat)
-        return cls(
-            key=contract_key(flat, versioned_id=version != "2.0"),
-            uid=uid,
-            recency=recency(flat),
-            modifications=len(flat.get("modifications") or []),
-            near=_hash(near) if near is not None else None,
-        )
+__all__ = ["RULES", "Consolidated", "consolidate", "near_duplicates", "sorted_run_starts"]
 
 
 @dataclass
 class Consolidated:
     """The fate of every valid record of the build (arrays in the order the records were offered)."""
 
-    rule: np.ndarray  # index in RULES: 0 kept, else the rule that dropped the record
+    rule: np.ndarray  # index in rules.RULES: 0 kept, else the rule that dropped the record
     overlap: dict[str, dict[str, int]] = field(default_factory=dict)
 
 

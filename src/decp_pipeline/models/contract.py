@@ -1,0 +1,117 @@
+"""The contract: one record (marché or contrat de concession) with the facts every consumer reads.
+
+A record keeps the regulatory JSON shape of its own format (that is what the official schemas validate and
+what decp.json / decp-2022.json publish). Consolidation, the quality checks and the table rows all need the
+same few facts of it (its uid, its kind, its buyer, its winners, its amount, its days, its modifications, the
+digest of its content): `Contract` computes them once, in one place, from the record seen in the 1.x shape
+(`flat`: a 2022 record with its wrapped lists unwrapped). Nothing else decides "is this a concession?" or
+builds a uid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final, Literal
+
+import orjson
+
+from decp_pipeline.normalize.v2 import flat_view
+
+Kind = Literal["marche", "contrat-concession"]
+# Where the record was read from and how it is published: "1.5" (decp.json) or "2.0" (format 2022).
+Version = Literal["1.5", "2.0"]
+KINDS: Final = ("marche", "contrat-concession")
+# The `_type` of each kind in format 1.5, and the key holding the buyer and the winners in both formats.
+TYPE_OF: Final = {"marche": "Marché", "contrat-concession": "Contrat de concession"}
+BUYER_KEY: Final = {"marche": "acheteur", "contrat-concession": "autoriteConcedante"}
+HOLDERS_KEY: Final = {"marche": "titulaires", "contrat-concession": "concessionnaires"}
+AMOUNT_KEY: Final = {"marche": "montant", "contrat-concession": "valeurGlobale"}
+SIGNED_KEY: Final = {"marche": "dateNotification", "contrat-concession": "dateSignature"}
+
+
+def buyer_siret(record: dict[str, Any], kind: str) -> str | None:
+    """The buyer's identifier (the acheteur's, or the autorité concédante's), when it is a text."""
+    buyer = record.get(BUYER_KEY[kind])
+    value = buyer.get("id") if isinstance(buyer, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def uid_of(record: dict[str, Any], kind: str) -> str | None:
+    """The national key of a contract: the buyer's SIRET followed by the buyer's own `id` (both texts).
+
+    Format 1.5 defines it as `uid`; in format 1.x the `id` ends with a two-digit modification counter, so a
+    uid names a version of a contract; in format 2022 the `id` is stable across modifications."""
+    siret = buyer_siret(record, kind)
+    contract_id = record.get("id")
+    return siret + contract_id if siret is not None and isinstance(contract_id, str) else None
+
+
+def digest_of(record: dict[str, Any]) -> bytes:
+    """The identity of a record's content, whatever source published it (so `source` is left out)."""
+    content = {k: v for k, v in record.items() if k != "source"}
+    return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def _day(value: Any) -> str | None:
+    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+class Contract:
+    """A normalized record with its facts. `record` is in the shape of its format `version`; `kind` is the one
+    the record was normalized and validated as (the list or element it came from, else its `_type`)."""
+
+    __slots__ = ("amount", "buyer", "concession", "flat", "holders", "kind", "modifications", "published",
+                 "record", "signed", "uid", "version")  # fmt: skip
+
+    def __init__(self, record: dict[str, Any], version: str, kind: str) -> None:
+        self.record = record
+        self.version = version
+        self.kind = kind
+        self.concession = kind == "contrat-concession"
+        flat = flat_view(record, kind) if version == "2.0" else record
+        self.flat = flat
+        buyer = flat.get(BUYER_KEY[kind])
+        self.buyer: dict[str, Any] = buyer if isinstance(buyer, dict) else {}
+        self.holders = _dicts(flat.get(HOLDERS_KEY[kind]))  # the initial winners
+        self.modifications = _dicts(flat.get("modifications"))
+        self.uid = uid_of(flat, kind)
+        self.amount = flat.get(AMOUNT_KEY[kind])  # as the record gives it: checked by the schema if valid
+        self.signed = _day(flat.get(SIGNED_KEY[kind]))  # notification (marché) or signature (concession) day
+        self.published = _day(flat.get("datePublicationDonnees"))
+
+    @property
+    def id(self) -> Any:
+        return self.flat.get("id")
+
+    @property
+    def numeric_amount(self) -> float | None:
+        """The amount when it is a number (never a boolean)."""
+        amount = self.amount
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            return None
+        return float(amount)
+
+    def all_holders(self) -> list[dict[str, Any]]:
+        """The initial winners, then those that modifications list."""
+        listed = list(self.holders)
+        for modification in self.modifications:
+            listed.extend(self.holders_of(modification))
+        return listed
+
+    def holders_of(self, modification: dict[str, Any]) -> list[dict[str, Any]]:
+        """The winners a modification lists (titulaires of a marché, concessionnaires of a concession)."""
+        return _dicts(modification.get(HOLDERS_KEY[self.kind]))
+
+    def digest(self) -> bytes:
+        return digest_of(self.record)
+
+    def current(self, field: str) -> Any:
+        """The value after the last modification that set it, else the initial value."""
+        for modification in reversed(self.modifications):
+            if modification.get(field) is not None:
+                return modification[field]
+        return self.flat.get(field)

@@ -1,0 +1,212 @@
+"""The per-file cache: what reading one file leaves in the data dir, for the build to assemble without reading
+the file again. This module is the whole format: names, schemas, writer, readers and the key.
+
+    DATA_DIR/cache/normalized/<source>/<sha1 of the file>-<code version>/
+        counts.json     the file's counts (pipeline/counts.py); written last: the folder's commit mark
+        records.jsonl   the valid records, normalized, one JSON document per line (copied as they are into
+                        decp.json / decp-2022.json when kept)
+        rejected.jsonl  the rejected records: position, original record, errors, format (rejected.jsonl's
+                        lines without `source` and `file`, which `rejected_lines` puts in front)
+        meta.arrow      one row per record (META_SCHEMA): its position, validity and, for a valid one, the facts
+                        consolidation needs (pipeline/dedup/rules.py) and its static anomalies
+        <table>.arrow   the rows of the published tables (pipeline/rows.py), for valid and rejected records
+
+A cached result is reused only when it was made by the same code: CODE_VERSION hashes the package version,
+FORMAT and the source of every module that reading a file imports (found by following the imports from
+pipeline/stage.py, so that a module added or moved is covered), and the official schemas.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import IO
+
+import orjson
+import pyarrow as pa
+
+from decp_pipeline import __version__
+from decp_pipeline.pipeline.anomalies import facts, static_anomalies
+from decp_pipeline.pipeline.dedup.rules import Facts
+from decp_pipeline.pipeline.record import Kept, Rejected
+from decp_pipeline.pipeline.rows import ArrowSpool, FragmentWriter
+
+# The version of this format: raise it when the files above change in a way the code hash cannot see.
+FORMAT = 1
+COUNTS, RECORDS, REJECTED, META = "counts.json", "records.jsonl", "rejected.jsonl", "meta.arrow"
+PACKAGE = Path(__file__).resolve().parents[1]
+META_SCHEMA = pa.schema(
+    [
+        ("position", pa.int64()),
+        ("valid", pa.bool_()),
+        ("format", pa.string()),  # 1.5 or 2.0
+        ("kind", pa.string()),  # marche or contrat-concession
+        ("key", pa.string()),
+        ("digest", pa.binary(16)),
+        ("uid", pa.string()),  # for a rejected record: the uid of its table rows, if it has any
+        ("recency", pa.string()),
+        ("modifications", pa.int32()),
+        ("near", pa.binary(16)),
+        ("anomalies", pa.string()),
+        ("day", pa.string()),  # the facts of the run-dependent anomalies (pipeline/anomalies.py)
+        ("amount", pa.float64()),
+    ]
+)
+
+
+class FileResult:
+    """Writes one file's result into a (temporary) folder; `close()` when the whole file was read."""
+
+    def __init__(self, folder: Path, source: str) -> None:
+        self.source = source
+        self.records = open(folder / RECORDS, "wb")  # noqa: SIM115 - closed by close()
+        self.rejected = open(folder / REJECTED, "wb")  # noqa: SIM115
+        self.meta = ArrowSpool(META_SCHEMA, folder / META)
+        self.tables = FragmentWriter(folder)
+
+    def keep(self, kept: Kept, digest: bytes) -> None:
+        contract = kept.contract
+        record_facts = Facts.of(contract)
+        anomalies = static_anomalies(contract)
+        day, amount = facts(contract)
+        self.records.write(orjson.dumps(contract.record) + b"\n")
+        self.meta.add({"position": kept.position, "valid": True, "format": contract.version,
+                       "kind": contract.kind, "key": record_facts.key, "digest": digest, "uid": contract.uid,
+                       "recency": record_facts.recency, "modifications": record_facts.modifications,
+                       "near": record_facts.near, "anomalies": " ".join(anomalies) or None, "day": day,
+                       "amount": amount})  # fmt: skip
+        self.tables.add(contract, source=self.source, valid=True, errors=[], anomalies=anomalies,
+                        facts=(day, amount), position=kept.position)  # fmt: skip
+
+    def reject(self, rejected: Rejected) -> None:
+        errors = [{"rule": rule, "path": where, "message": message} for rule, where, message in rejected.errors]
+        line = {"position": rejected.position, "record": rejected.original, "errors": errors,
+                "format": rejected.version}  # fmt: skip
+        self.rejected.write(orjson.dumps(line) + b"\n")
+        contract = rejected.contract
+        if contract is None or contract.uid is None:
+            return
+        self.meta.add({"position": rejected.position, "valid": False, "format": rejected.version,
+                       "kind": contract.kind, "uid": contract.uid})  # fmt: skip
+        self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,
+                        anomalies=static_anomalies(contract), facts=facts(contract),
+                        position=rejected.position)  # fmt: skip
+
+    def close(self) -> None:
+        self.records.close()
+        self.rejected.close()
+        self.meta.close()
+        self.tables.close()
+
+
+# -- reading a cached result ----------------------------------------------------------------------------------
+
+
+def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | None:
+    """A cached Arrow file (None when the file had no row for it), memory-mapped."""
+    if not path.is_file():
+        return None
+    with pa.memory_map(str(path)) as source:
+        table = pa.ipc.open_file(source).read_all()
+    return table.select(columns) if columns else table
+
+
+def record_lines(folder: Path, chunk: int) -> Iterator[list[bytes]]:
+    """The valid records' JSON lines of a cached result, `chunk` bytes at a time."""
+    with open(folder / RECORDS, "rb") as source:
+        while lines := source.readlines(chunk):
+            yield lines
+
+
+def copy_rejected_lines(folder: Path, source: str, file: str, out: IO[bytes]) -> None:
+    """A file's rejected lines, as rejected.jsonl publishes them: with the source and the file's current path
+    put in front of each cached line (which is a JSON object: its `{` is replaced)."""
+    path = folder / REJECTED
+    if not path.is_file() or not path.stat().st_size:
+        return
+    prefix = b'{"source":' + orjson.dumps(source) + b',"file":' + orjson.dumps(file) + b","
+    with open(path, "rb") as lines:
+        for line in lines:
+            out.write(prefix + line[1:])
+
+
+# -- the key ---------------------------------------------------------------------------------------------------
+
+
+def file_sha1(path: str) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def imported_modules(root: str) -> list[str]:
+    """The modules of this package that `root` imports, directly or not (itself included), sorted; imports
+    made only for type checking (`if TYPE_CHECKING:`) are left out."""
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        name = pending.pop()
+        if name in seen or (path := _module_path(name)) is None:
+            continue
+        seen.add(name)
+        pending.extend(_imports(name, path))
+    return sorted(seen)
+
+
+@cache
+def _module_path(name: str) -> Path | None:
+    """The source file of a module of this package (found without importing anything), or None."""
+    parts = name.split(".")
+    if parts[0] != "decp_pipeline":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for path in (base / "__init__.py", base.with_suffix(".py")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _imports(name: str, path: Path) -> Iterator[str]:
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(_without_type_checking(ast.parse(path.read_bytes()))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            base = importlib.util.resolve_name(module, package) if node.level else module
+            targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]  # a name may be a module
+        else:
+            continue
+        for target in targets:
+            parts = target.split(".")
+            if parts[0] == "decp_pipeline":  # its parent packages too: their __init__ runs first
+                yield from (".".join(parts[:n]) for n in range(1, len(parts) + 1))
+
+
+def _without_type_checking(tree: ast.Module) -> ast.Module:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", "")) == "TYPE_CHECKING":
+            node.body = [ast.Pass()]
+    return tree
+
+
+def code_version(root: str) -> str:
+    """The hash of the code `root` runs: package version, FORMAT, its modules' source and the schemas."""
+    digest = hashlib.sha1(f"{__version__}|{FORMAT}".encode(), usedforsecurity=False)
+    for name in imported_modules(root):
+        path = _module_path(name)
+        assert path is not None
+        digest.update(name.encode() + b"\0" + path.read_bytes())
+    for schema in sorted((PACKAGE / "schemas").glob("*")):
+        if schema.suffix in (".json", ".xsd"):
+            digest.update(schema.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE_VERSION = code_version("decp_pipeline.pipeline.stage")

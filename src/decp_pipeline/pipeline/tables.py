@@ -1,0 +1,156 @@
+"""The tabular outputs: their columns, and the rows of each record (cached per file, as Arrow fragments).
+
+    marches        one row per marché (uid unique): initial values, current values after modifications
+    concessions    one row per contrat de concession (uid unique), with its own columns
+    titulaires     one row per winner (titulaire or concessionnaire), initial or added by a modification
+    modifications  one row per modification, numbered from 1 in publication order
+    actes_sous_traitance  format 2022: one row per acte spécial de sous-traitance or modification of one
+    listes         format 2022: one row per value of a multi-valued field (techniques, typesPrix ...)
+
+Tables are linked by `uid`. Records left out of decp.json appear too, with `valid = false` and their error
+codes, when they can be identified (a buyer SIRET and an `id`) and their contract has no valid row; the others
+are only in rejected.jsonl. Rows are converted in batches to one typed schema (dates as dates, amounts as
+numbers, identifiers as text); pipeline/rows.py makes each record's rows when its file is read, and
+pipeline/writers/tables.py writes the selected ones as CSV (UTF-8, comma, RFC 4180 quoting, ISO dates, `.`
+decimals) and Parquet from the same batches.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+BATCH_ROWS = 20_000
+TEXT, NUMBER, INTEGER, BOOLEAN, DATE = pa.string(), pa.float64(), pa.int64(), pa.bool_(), pa.date32()
+COMMON = [
+    ("uid", TEXT, "buyer SIRET followed by the contract id: the key linking the tables"),
+    ("id", TEXT, "the contract id given by the buyer"),
+    ("source", TEXT, "the id of the source (sources.yaml) the row comes from"),
+    ("format", TEXT, "1.5 (published in decp.json) or 2.0 (format 2022, published in decp-2022.json)"),
+    ("valid", BOOLEAN, "true when the record is valid against the schema of its format and published"),
+    ("errors", TEXT, "the schema error codes of an invalid record (RULE:PATH, separated by ' ')"),
+    ("anomalies", TEXT, "quality anomaly codes (docs/build.md), separated by ' '"),
+    ("nature", TEXT, "nature of the contract"),
+    ("objet", TEXT, "object of the contract"),
+    ("procedure", TEXT, "award procedure"),
+    ("lieuExecution_code", TEXT, "place of performance: code"),
+    ("lieuExecution_typeCode", TEXT, "place of performance: type of code"),
+    ("lieuExecution_nom", TEXT, "place of performance: name"),
+    ("dureeMois", INTEGER, "initial duration in months"),
+    ("datePublicationDonnees", DATE, "date the data was first published"),
+]
+# Fields of format 2022 only (empty for 1.x rows); lists of values are joined by "; ".
+FIELDS_2022 = [
+    ("idAccordCadre", TEXT, "id of the accord-cadre a marché subséquent belongs to"),
+    ("ccag", TEXT, "the CCAG of reference"),
+    ("offresRecues", INTEGER, "number of offers received"),
+    ("marcheInnovant", BOOLEAN, "innovative contract"),
+    ("attributionAvance", BOOLEAN, "advance payment granted"),
+    ("tauxAvance", NUMBER, "advance rate"),
+    ("origineUE", NUMBER, "share of EU origin"),
+    ("origineFrance", NUMBER, "share of French origin"),
+    ("sousTraitanceDeclaree", BOOLEAN, "subcontracting declared"),
+    ("typeGroupementOperateurs", TEXT, "type of grouping of operators"),
+    ("techniques", TEXT, "purchase techniques, '; '-separated"),
+    ("modalitesExecution", TEXT, "performance arrangements, '; '-separated"),
+    ("typesPrix", TEXT, "price types, '; '-separated"),
+    ("considerationsSociales", TEXT, "social considerations, '; '-separated"),
+    ("considerationsEnvironnementales", TEXT, "environmental considerations, '; '-separated"),
+]
+TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "marches": [
+        *COMMON[:6],
+        ("acheteur_id", TEXT, "SIRET of the buyer"),
+        ("acheteur_nom", TEXT, "name of the buyer"),
+        *COMMON[6:],
+        ("codeCPV", TEXT, "CPV code"),
+        ("dateNotification", DATE, "notification date of the contract"),
+        ("montant", NUMBER, "initial amount, euros excluding VAT"),
+        ("formePrix", TEXT, "price form"),
+        ("montant_actuel", NUMBER, "amount after the last modification that changed it"),
+        ("dureeMois_actuelle", INTEGER, "duration after the last modification that changed it"),
+        ("titulaires_count", INTEGER, "number of initial titulaires"),
+        ("modifications_count", INTEGER, "number of modifications"),
+        *[(name, kind, f"format 2022: {text}") for name, kind, text in FIELDS_2022],
+        ("file", TEXT, "the file the record was read from"),
+        ("position", INTEGER, "1-based position of the record in its file"),
+    ],
+    "concessions": [
+        *COMMON[:6],
+        ("autoriteConcedante_id", TEXT, "SIRET of the granting authority"),
+        ("autoriteConcedante_nom", TEXT, "name of the granting authority"),
+        *COMMON[6:],
+        ("dateSignature", DATE, "signature date"),
+        ("dateDebutExecution", DATE, "start of performance"),
+        ("valeurGlobale", NUMBER, "initial global value, euros"),
+        ("montantSubventionPublique", NUMBER, "public subsidy, euros"),
+        ("valeurGlobale_actuelle", NUMBER, "global value after the last modification that changed it"),
+        ("dureeMois_actuelle", INTEGER, "duration after the last modification that changed it"),
+        ("concessionnaires_count", INTEGER, "number of initial concessionnaires"),
+        ("modifications_count", INTEGER, "number of modifications"),
+        ("file", TEXT, "the file the record was read from"),
+        ("position", INTEGER, "1-based position of the record in its file"),
+    ],
+    "titulaires": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid)"),
+        ("role", TEXT, "titulaire (marché) or concessionnaire (concession)"),
+        ("modification", INTEGER, "0 for the initial winners, else the number of the modification that lists them"),
+        ("rang", INTEGER, "1-based rank in its list"),
+        ("typeIdentifiant", TEXT, "type of identifier"),
+        ("titulaire_id", TEXT, "identifier (SIRET ...)"),
+        ("denominationSociale", TEXT, "company name"),
+    ],
+    "actes_sous_traitance": [
+        ("uid", TEXT, "the marché (marches.uid), format 2022"),
+        ("acte", TEXT, "acte (an acte spécial de sous-traitance) or modification (a modification of one)"),
+        ("id", INTEGER, "number of the acte spécial de sous-traitance"),
+        ("sousTraitant_typeIdentifiant", TEXT, "type of identifier of the subcontractor"),
+        ("sousTraitant_id", TEXT, "identifier of the subcontractor"),
+        ("dureeMois", INTEGER, "duration in months (new duration for a modification)"),
+        ("dateNotification", DATE, "notification date (of the modification, for a modification)"),
+        ("datePublicationDonnees", DATE, "publication date"),
+        ("montant", NUMBER, "amount, euros excluding VAT (new amount for a modification)"),
+        ("variationPrix", TEXT, "price variation"),
+    ],
+    "listes": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid), format 2022"),
+        (
+            "champ",
+            TEXT,
+            "the multi-valued field: techniques, modalitesExecution, typesPrix, considerationsSociales, "
+            "considerationsEnvironnementales",
+        ),
+        ("rang", INTEGER, "1-based rank of the value in its list"),
+        ("valeur", TEXT, "the value"),
+    ],
+    "modifications": [
+        ("uid", TEXT, "the contract (marches.uid or concessions.uid)"),
+        ("numero", INTEGER, "1-based number of the modification, in the order published"),
+        ("objetModification", TEXT, "object of the modification"),
+        ("dateNotificationModification", DATE, "notification date (marché)"),
+        ("dateSignatureModification", DATE, "signature date (concession)"),
+        ("datePublicationDonneesModification", DATE, "publication date of the modification"),
+        ("dureeMois", INTEGER, "new duration in months"),
+        ("montant", NUMBER, "new amount (marché)"),
+        ("valeurGlobale", NUMBER, "new global value (concession)"),
+        ("titulaires_count", INTEGER, "number of titulaires the modification lists"),
+    ],
+}
+FRICTIONLESS_TYPES = {TEXT: "string", NUMBER: "number", INTEGER: "integer", BOOLEAN: "boolean", DATE: "date"}
+
+
+# Columns the fragments cached per file carry for the build, never published: the record a linked row belongs
+# to (its position in the file), and the facts of the run-dependent quality checks.
+HIDDEN_POSITION = ("_position", pa.int64())
+HIDDEN_FACTS = [("_day", TEXT), ("_amount", NUMBER)]
+MAIN_TABLES = ("marches", "concessions")
+
+
+def fragment_schema(name: str) -> pa.Schema:
+    """A table as cached per file: its columns but `file` (known only when the build runs), plus hidden ones."""
+    fields = [(column, kind) for column, kind, _ in TABLES[name] if column != "file"]
+    fields += HIDDEN_FACTS if name in MAIN_TABLES else [HIDDEN_POSITION]
+    return pa.schema(fields)
+
+
+def fragment_name(table: str, valid: bool) -> str:
+    return f"{table}.arrow" if valid else f"{table}.rejected.arrow"

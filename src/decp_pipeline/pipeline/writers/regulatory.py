@@ -1,0 +1,86 @@
+"""decp.json, decp-2022.json and rejected.jsonl, streamed from the cached results in reading order: each kept
+record's JSON line is copied as the cache holds it, never parsed again."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from decp_pipeline.pipeline.cache import copy_rejected_lines, record_lines
+from decp_pipeline.pipeline.plan import FORMS, Plan, Stage, StageFile
+
+COPY_CHUNK = 8 * 1024 * 1024  # bytes of JSON lines copied at a time
+
+
+def write_records(stages: list[Stage], plan: Plan, regulatory: RegulatoryWriter, rejected: IO[bytes]) -> None:
+    """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order."""
+    for stage in stages:
+        for file in stage.files:
+            _copy_records(file, plan, regulatory)
+            copy_rejected_lines(file.cached, stage.source, file.path, rejected)
+
+
+def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
+    """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines)."""
+    keep = plan.keep.get(file.index)
+    if keep is None or not keep.any():
+        return
+    forms = plan.forms.get(file.index)
+    first = 0
+    for lines in record_lines(file.cached, COPY_CHUNK):
+        kept = keep[first : first + len(lines)]
+        if forms is None:  # format 1.5 only
+            selected = lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k]
+            regulatory.write_many(selected, "1.5", "marche")
+        else:
+            groups: dict[tuple[str, str], list[bytes]] = {}
+            for number in np.flatnonzero(kept):
+                groups.setdefault(FORMS[forms[first + number]], []).append(lines[number])
+            for (version, kind), selected in groups.items():
+                regulatory.write_many(selected, version, kind)
+        first += len(lines)
+
+
+class RegulatoryWriter:
+    """decp.json (1.5: one list) and decp-2022.json (2022: a marché list and a concession list), streamed.
+
+    2022 concessions are spooled aside while the marché list is written, then appended."""
+
+    def __init__(self, path_15: Path, path_2022: Path, folder: Path) -> None:
+        self.decp = open(path_15, "wb")  # noqa: SIM115 - closed by __exit__
+        self.decp.write(b'{"marches": [')
+        self.marches_2022 = open(path_2022, "wb")  # noqa: SIM115
+        self.marches_2022.write(b'{"marches": {"marche": [')
+        self.concessions_2022 = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
+        self.first = {"1.5": True, "marche": True, "contrat-concession": True}
+
+    def write_many(self, lines: list[bytes], version: str, kind: str) -> None:
+        """Records of one format and kind, serialized (JSON lines of a cached result), in order."""
+        if not lines:
+            return
+        if version == "2.0":
+            target = self.concessions_2022 if kind == "contrat-concession" else self.marches_2022
+        else:
+            kind, target = "1.5", self.decp
+        target.write(b"\n" if self.first[kind] else b",\n")
+        target.write(b",\n".join(line.rstrip(b"\n") for line in lines))
+        self.first[kind] = False
+
+    def __enter__(self) -> RegulatoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.decp.write(b"\n]}\n")
+        self.marches_2022.write(b"\n]")
+        if not self.first["contrat-concession"]:
+            self.marches_2022.write(b', "contrat-concession": [')
+            self.concessions_2022.seek(0)
+            shutil.copyfileobj(self.concessions_2022, self.marches_2022)
+            self.marches_2022.write(b"\n]")
+        self.marches_2022.write(b"}}\n")
+        for f in (self.decp, self.marches_2022, self.concessions_2022):
+            f.close()
