@@ -32,8 +32,8 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks samples bench
-	$(BIN)/ruff format --check src tests benchmarks samples bench
+	$(BIN)/ruff check src tests samples bench
+	$(BIN)/ruff format --check src tests samples bench
 
 clean:
 	rm -rf $(VENV) dist build *.egg-info src/*.egg-info .pytest_cache

@@ -18,7 +18,7 @@ from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
 from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
-from decp_pipeline.pipeline.stage import SourceStage, read_new_files
+from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files
 
 
 class InputError(DecpError):
@@ -89,7 +89,7 @@ def build(
             failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
             progress(f"{source.id}: FAILED: {failed[source.id]}")
             continue
-        stage = SourceStage(source.id, data_dir, progress)
+        stage = SourceStage(Reading(source.id, source.format), data_dir, progress)
         plans.append((stage, stage.plan(files)))
         progress(f"{source.id}: reading {len(files)} file(s)")
         if stage.reused_files:

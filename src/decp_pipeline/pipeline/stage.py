@@ -21,6 +21,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from decp_pipeline.exceptions import MalformedFileError
@@ -47,15 +48,31 @@ def stage_dir(data_dir: Path, source: str) -> Path:
     return data_dir / "build" / source
 
 
+@dataclass(frozen=True)
+class Reading:
+    """How the files of a source are read (sources.yaml): a part of the key of their cached results."""
+
+    source: str
+    format: str = "auto"
+
+    @property
+    def version(self) -> str:
+        """The code version, and how the source's settings make the code read its files."""
+        return CODE_VERSION if self.format == "auto" else f"{CODE_VERSION}-{self.format}"
+
+
 class SourceStage:
     """Processes the files of one source into its stage folder."""
 
-    def __init__(self, source: str, data_dir: Path, progress: Callable[[str], None] = lambda _l: None) -> None:
-        self.source = source
+    def __init__(
+        self, reading: Reading | str, data_dir: Path, progress: Callable[[str], None] = lambda _l: None
+    ) -> None:
+        self.reading = reading if isinstance(reading, Reading) else Reading(reading)
+        self.source = self.reading.source
         self.data_dir = data_dir
         self.progress = progress
         self.counts = Counts()
-        self.records = RecordProcessor(source)
+        self.records = RecordProcessor(self.source)
         self.reused_files = 0  # files whose cached result was used instead of reading them
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
@@ -102,10 +119,10 @@ class SourceStage:
     def _cached_path(self, path: str) -> Path:
         """Where the file's result is (or will be) cached; an unreadable file's failure is cached at once."""
         try:
-            return self._cache_root() / f"{file_sha1(path)}-{CODE_VERSION}"
+            return self._cache_root() / f"{file_sha1(path)}-{self.reading.version}"
         except OSError as e:
             checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
-            cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
+            cached = self._cache_root() / f"{checksum}-{self.reading.version}"
             self._write_cache(cached, path, self._failed_counts(path, e))
             return cached
 
@@ -131,7 +148,7 @@ class SourceStage:
         fixes = self.records.fixes
         fixes_before = Counter(fixes)
         digests: set[bytes] = set()
-        record_file = RecordFile(path)
+        record_file = RecordFile(path, self.reading.format)
         context = FileContext(self.source, path)
         context.syntax = record_file.sniff()
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -220,7 +237,7 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
     if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            tasks = [(stage.source, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
+            tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
             for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
                 pass
     else:
@@ -228,12 +245,12 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
             stage._process(path, cached)
 
 
-_WORKER_STAGES: dict[str, SourceStage] = {}
+_WORKER_STAGES: dict[Reading, SourceStage] = {}
 
 
-def _process_in_worker(source: str, data_dir: str, path: str, cached: str) -> None:
+def _process_in_worker(reading: Reading, data_dir: str, path: str, cached: str) -> None:
     """Run in a worker process: read one file into its cache folder (one SourceStage per source and process)."""
-    stage = _WORKER_STAGES.setdefault(source, SourceStage(source, Path(data_dir)))
+    stage = _WORKER_STAGES.setdefault(reading, SourceStage(reading, Path(data_dir)))
     stage._process(path, Path(cached))
 
 

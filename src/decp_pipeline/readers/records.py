@@ -1,5 +1,10 @@
 """Reading the raw records of one file, JSON or XML, in document order, memory flat whatever the file size.
 
+The source's `format` (sources.yaml) chooses the reader: `json`, `xml`, `dume-api` (a day of the DUME API as
+the fetcher stores it), or `auto`, where the content decides (JSON or XML from the first bytes; a DUME day by
+its root key). A file that is neither JSON nor XML is refused whatever the format, and so is a file whose
+content is not of the format the source declares.
+
 A file is used whole or not at all: a fault anywhere raises MalformedFileError (after the records before it),
 and the caller discards what it had read of that file. XML characters that XML 1.0 forbids (ASCII control
 characters, met in AIFE files) are removed as the bytes are read, and counted: that is the one repair made
@@ -36,11 +41,17 @@ class FileReadError(MalformedFileError):
     """The file holds no DECP records in a shape the pipeline reads."""
 
 
+READERS = ("auto", "json", "xml", "dume-api")
+
+
 class RecordFile:
     """The records of one file; `control_characters` counts the bytes removed from an XML file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, format: str = "auto") -> None:
+        if format not in READERS:
+            raise ValueError(f"unknown format {format!r}")
         self.path = path
+        self.format = format
         self.syntax: str | None = None
         self.control_characters = 0
         self.nan = NanRepair()  # NaN values read as null, counted
@@ -61,6 +72,11 @@ class RecordFile:
             self.syntax = sniff_syntax(head)
         except NotDecpDataError as e:
             raise FileReadError(str(e), None, None) from None
+        expected = "json" if self.format == "dume-api" else self.format
+        if expected not in ("auto", self.syntax):
+            raise FileReadError(
+                f"the source's format is {self.format} (sources.yaml), but the file is {self.syntax.upper()}", 1, 1
+            )
         if self.syntax == "json":
             yield from self._json()
         else:
@@ -68,7 +84,10 @@ class RecordFile:
 
     def _json(self) -> Iterator[RawRecord]:
         layout = sniff_layout(self.path, self.nan)
-        if layout.shape == "other" and DUME_ROWS in layout.root_keys:  # a day of the DUME API (fetch/kinds/dume)
+        dume = layout.shape == "other" and DUME_ROWS in layout.root_keys  # a day of the DUME API (fetch/kinds/dume)
+        if self.format == "dume-api" and not dume:
+            raise FileReadError(f'format dume-api: expected {{"{DUME_ROWS}": [...]}}, the rows of the DUME API', 1, 1)
+        if dume and self.format != "json":
             layout.lists = [(f"{DUME_ROWS}.item", "marche")]
             for position, (_kind, row) in enumerate(iter_records(self.path, layout, self.nan), start=1):
                 data = row_to_2022(row) if isinstance(row, dict) else row

@@ -1,6 +1,6 @@
 """Measure `decp validate` throughput and peak memory on a large file made of real records.
 
-    .venv/bin/python benchmarks/validate_bench.py [--records 200000] [--source FILE.json] [--xml]
+    .venv/bin/python bench/validate_bench.py [--records 200000] [--source FILE.json] [--xml]
 
 The file is built by repeating the records of a real 1.x JSON file (by default the AWS 2019 sample of
 shared/realdata, else the excerpt shipped in tests/fixtures), each copy with its own `id` so that the file

@@ -1,6 +1,6 @@
 """Measure two `decp fetch` runs against a local server: a first full download, then a run with nothing changed.
 
-    .venv/bin/python benchmarks/fetch_bench.py [--metadata FILE.json]
+    .venv/bin/python bench/fetch_bench.py [--metadata FILE.json]
 
 The server (tests/httpserver.py, the one the tests use) answers the data.gouv.fr API v2 listing of a recorded
 dataset (by default the full Dématis listing of shared/realdata, 1,222 resources; else the 150-resource
