@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from decp_pipeline.normalize.v2 import flat_view
+from decp_pipeline.normalize.decp2022 import flat_view
 
 MODIFICATION_DATES = (
     "datePublicationDonneesModification",

@@ -87,7 +87,7 @@ def build(
             failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
             progress(f"{source.id}: FAILED: {failed[source.id]}")
             continue
-        stage = SourceStage(source.id, data_dir, progress)
+        stage = SourceStage(source.id, data_dir, progress, hooks=source.hooks)
         plans.append((stage, stage.plan(files)))
         progress(f"{source.id}: reading {len(files)} file(s)")
         if stage.reused_files:

@@ -32,9 +32,10 @@ from decp_pipeline import __version__
 from decp_pipeline.build.file_result import FileResult
 from decp_pipeline.build.reading import RawRecord, RecordFile
 from decp_pipeline.exceptions import MalformedFileError
-from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
-from decp_pipeline.normalize.v1 import V1Normalizer, buyer_siret, kind_of
-from decp_pipeline.normalize.v2 import V2Normalizer
+from decp_pipeline.normalize.decp15 import Normalizer15, buyer_siret, kind_of
+from decp_pipeline.normalize.decp2022 import Normalizer2022
+from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, SOURCE_SET, UID_SET, XML_CONTROL_CHARACTERS, Tally
+from decp_pipeline.normalize.hooks import FileContext, hooks_for
 from decp_pipeline.validation.json_records import json_validator
 
 # Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
@@ -160,17 +161,23 @@ def record_digest(record: dict[str, Any]) -> bytes:
 class SourceStage:
     """Processes the files of one source into its stage folder."""
 
-    def __init__(self, source: str, data_dir: Path, progress: Callable[[str], None] = lambda _l: None) -> None:
+    def __init__(
+        self,
+        source: str,
+        data_dir: Path,
+        progress: Callable[[str], None] = lambda _l: None,
+        hooks: tuple[str, ...] = (),
+    ) -> None:
         self.source = source
+        self.hooks = hooks  # the source's hook names (sources.yaml), checked when the config loaded
         self.data_dir = data_dir
         self.progress = progress
         self.counts = Counts()
-        self.normalizer = V1Normalizer()
+        self.normalizer = Normalizer15()
         self.validator = json_validator("1.5")
-        self.normalizer_2022 = V2Normalizer()
-        self.normalizer_2022.fixes = self.normalizer.fixes  # one counter for both formats
+        self.normalizer_2022 = Normalizer2022()
         self.validator_2022 = json_validator("2.0")
-        self.after = [*AFTER.get(source, []), *AFTER_ALL]
+        self.before, self.after = hooks_for(hooks)
         self.reused_files = 0  # files whose cached result was used instead of reading them
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
@@ -217,12 +224,18 @@ class SourceStage:
     def _cached_path(self, path: str) -> Path:
         """Where the file's result is (or will be) cached; an unreadable file's failure is cached at once."""
         try:
-            return self._cache_root() / f"{file_sha1(path)}-{CODE_VERSION}"
+            return self._cache_root() / f"{file_sha1(path)}-{self._version()}"
         except OSError as e:
             checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
-            cached = self._cache_root() / f"{checksum}-{CODE_VERSION}"
+            cached = self._cache_root() / f"{checksum}-{self._version()}"
             self._write_cache(cached, path, self._failed_counts(path, e))
             return cached
+
+    def _version(self) -> str:
+        """The code version, and the source's hooks when it lists any: editing `hooks:` reads its files again."""
+        if not self.hooks:
+            return CODE_VERSION
+        return f"{CODE_VERSION}-{hashlib.sha1(' '.join(self.hooks).encode(), usedforsecurity=False).hexdigest()[:8]}"
 
     def _cache_root(self) -> Path:
         return self.data_dir / "cache" / "normalized" / self.source
@@ -243,7 +256,7 @@ class SourceStage:
 
     def _process_file(self, path: str, cached: Path) -> None:
         counts = Counts(files=1)
-        fixes_before = Counter(self.normalizer.fixes)
+        tally = counts.fixes  # this file's fixes, counted by the normalizers and hooks in a fresh tally
         digests: set[bytes] = set()
         record_file = RecordFile(path)
         context = FileContext(self.source, path)
@@ -255,19 +268,16 @@ class SourceStage:
             try:
                 for raw in record_file.records():
                     counts.read += 1
-                    self._record(raw, context, counts, digests, result)
+                    self._record(raw, context, counts, digests, result, tally)
             except (MalformedFileError, OSError) as e:
-                self.normalizer.fixes.clear()  # in place: both normalizers share this counter
-                self.normalizer.fixes.update(fixes_before)
                 self._write_cache(cached, path, self._failed_counts(path, e))
                 return
             finally:
                 result.close()
             if record_file.control_characters:
-                counts.fixes["xml-control-characters"] += record_file.control_characters
+                XML_CONTROL_CHARACTERS.count(tally, record_file.control_characters)
             if record_file.nan.count:
-                counts.fixes["nan-as-absent"] += record_file.nan.count
-            counts.fixes.update(self.normalizer.fixes - fixes_before)
+                NAN_AS_ABSENT.count(tally, record_file.nan.count)
             (work / "counts.json").write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
@@ -304,22 +314,22 @@ class SourceStage:
         return counts
 
     def _record(self, raw: RawRecord, context: FileContext, counts: Counts, digests: set[bytes],
-                result: FileResult) -> None:  # fmt: skip
+                result: FileResult, tally: Tally) -> None:  # fmt: skip
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if raw.version == "2.0":
-            self._record_2022(raw, kind, xml, counts, digests, result)
+            self._record_2022(raw, kind, xml, counts, digests, result, tally)
             return
         record = raw.data
         if isinstance(record, dict):
             record = dict(record)
-            for hook in BEFORE:
-                hook(record, kind, context, self.normalizer.fixes)
-        record = self.normalizer.normalize(record, kind, from_xml=xml)
+            for hook in self.before:
+                hook(record, kind, context, tally)
+        record = self.normalizer.normalize(record, kind, tally, from_xml=xml)
         if isinstance(record, dict):
             for hook in self.after:
-                hook(record, kind, context, self.normalizer.fixes)
-            self._identify(record, kind)
+                hook(record, kind, context, tally)
+            self._identify(record, kind, tally)
         errors = self.validator.errors(record, kind)
         if errors:
             self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "1.5")
@@ -348,10 +358,17 @@ class SourceStage:
         result.keep(raw.position, kind, version, record, uid, digest)
 
     def _record_2022(
-        self, raw: RawRecord, kind: str, xml: bool, counts: Counts, digests: set[bytes], result: FileResult
+        self,
+        raw: RawRecord,
+        kind: str,
+        xml: bool,
+        counts: Counts,
+        digests: set[bytes],
+        result: FileResult,
+        tally: Tally,
     ) -> None:
         """A format-2022 record: normalized and validated against 2.0.3, kept in its own format."""
-        record = self.normalizer_2022.normalize(raw.data, kind, from_xml=xml)
+        record = self.normalizer_2022.normalize(raw.data, kind, tally, from_xml=xml)
         errors = self.validator_2022.errors(record, kind)
         if errors:
             self._reject(raw, counts, result, [(e.rule, e.dotted, e.message) for e in errors], record, "2.0")
@@ -360,15 +377,15 @@ class SourceStage:
         uid = siret + record["id"] if siret and isinstance(record.get("id"), str) else None
         self._keep(raw, kind, "2.0", record, uid, counts, digests, result)
 
-    def _identify(self, record: dict[str, Any], kind: str) -> None:
+    def _identify(self, record: dict[str, Any], kind: str, tally: Tally) -> None:
         siret = buyer_siret(record, kind)
         if siret and isinstance(record.get("id"), str):
             uid = siret + record["id"]
             if record.get("uid") != uid:
-                self.normalizer.fixes["uid-set"] += 1
+                UID_SET.count(tally)
                 record["uid"] = uid
         if record.get("source") != self.source:
-            self.normalizer.fixes["source-set"] += 1
+            SOURCE_SET.count(tally)
             record["source"] = self.source
 
     def _reject(
@@ -400,7 +417,7 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
     if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            tasks = [(stage.source, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
+            tasks = [(s.source, str(s.data_dir), path, str(cached), s.hooks) for s, path, cached in by_size]
             for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
                 pass
     else:
@@ -411,9 +428,9 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
 _WORKER_STAGES: dict[str, SourceStage] = {}
 
 
-def _process_in_worker(source: str, data_dir: str, path: str, cached: str) -> None:
+def _process_in_worker(source: str, data_dir: str, path: str, cached: str, hooks: tuple[str, ...]) -> None:
     """Run in a worker process: read one file into its cache folder (one SourceStage per source and process)."""
-    stage = _WORKER_STAGES.setdefault(source, SourceStage(source, Path(data_dir)))
+    stage = _WORKER_STAGES.setdefault(source, SourceStage(source, Path(data_dir), hooks=hooks))
     stage._process(path, Path(cached))
 
 
