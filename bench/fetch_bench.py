@@ -62,7 +62,7 @@ def serve(server: LocalServer, metadata: dict) -> int:
 def run(config: Path, data: Path) -> dict:
     started = time.monotonic()
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(  # noqa: S603 - our own CLI
+    done = subprocess.run(
         [str(ROOT / ".venv/bin/decp"), "fetch", "--config", str(config), "--data-dir", str(data), "--json"],
         capture_output=True,
         text=True,

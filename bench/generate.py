@@ -25,14 +25,15 @@ import argparse
 import copy
 import json
 import random
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import orjson
 from lxml import etree
 
-from decp_pipeline.normalize.v1 import V1Normalizer, kind_of
-from decp_pipeline.normalize.v2 import V2Normalizer
+from decp_pipeline.normalize.decp15 import Normalizer15, kind_of
+from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.validation.json_records import json_validator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,13 +57,13 @@ def valid_templates(paths: list[Path], version: str) -> list[dict[str, Any]]:
     document = json.loads(path.read_text(encoding="utf-8"))
     if version == "2.0":
         records = [(r, "marche") for r in document["marches"]["marche"]]
-        normalizer, validator = V2Normalizer(), json_validator("2.0")
+        normalizer, validator = Normalizer2022(), json_validator("2.0")
     else:
         records = [(r, kind_of(r)) for r in document["marches"]]
-        normalizer, validator = V1Normalizer(), json_validator("1.5")
+        normalizer, validator = Normalizer15(), json_validator("1.5")
     kept = []
     for record, kind in records:
-        if validator.is_valid(normalizer.normalize(copy.deepcopy(record), kind), kind):
+        if validator.is_valid(normalizer.normalize(copy.deepcopy(record), kind, Counter()), kind):
             kept.append({k: v for k, v in record.items() if k not in ("uid", "source", "uuid")})
     return kept
 

@@ -64,7 +64,7 @@ def main() -> None:
         decp = Path(sys.executable).parent / "decp"
         start = time.perf_counter()
         command = [str(decp), "validate", str(path)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our own CLI
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         elapsed = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     summary = result.stdout.strip().splitlines()[-1]

@@ -289,9 +289,10 @@ def test_build_fetches_what_it_needs(tmp_path):
     server = LocalServer()
     try:
         server.route("/pes.xml", Reply(200, (SAMPLES / "pes-marche" / "dgfip-pes-decp.xml").read_bytes(), etag='"1"'))
-        config = write_config(
-            tmp_path, [{"id": "pes-marche", "name": "PES", "kind": "url", "url": server.url("/pes.xml")}]
-        )
+        # The source's hooks are named in its entry, as in the shipped sources.yaml (without it, the records
+        # missing datePublicationDonnees would be rejected).
+        entry = {"id": "pes-marche", "name": "PES", "kind": "url", "url": server.url("/pes.xml")}
+        config = write_config(tmp_path, [{**entry, "hooks": ["dgfip-date-from-transmission"]}])
         out = tmp_path / "dist"
         result = run_cli("build", "--config", config, "--data-dir", str(tmp_path / "data"), "--out", str(out))
         assert result.exit_code == 0

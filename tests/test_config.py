@@ -11,6 +11,7 @@ import yaml
 
 from decp_pipeline.config import PACKAGED_CONFIG, load_config
 from decp_pipeline.exceptions import ConfigError
+from decp_pipeline.normalize.hooks import HOOKS
 
 from .conftest import run_cli
 
@@ -51,6 +52,39 @@ def test_shipped_config_declares_the_seed_sources() -> None:
 def test_repository_sources_yaml_is_the_packaged_one() -> None:
     root = Path(__file__).parents[1] / "sources.yaml"
     assert root.read_bytes() == Path(str(PACKAGED_CONFIG)).read_bytes()
+
+
+def test_every_hook_of_the_shipped_config_is_registered() -> None:
+    config = load_config(str(PACKAGED_CONFIG))
+    listed = [name for source in config.sources for name in source.hooks]
+    assert listed
+    assert all(name in HOOKS and not HOOKS[name].every_source for name in listed)
+    # Today's behaviour: the AIFE and PES Marché hooks for those two sources only (the others run everywhere).
+    assert {s.id: s.hooks for s in config.sources if s.hooks} == {
+        "pes-marche": ("dgfip-date-from-transmission",),
+        "aife": ("aife-date-from-file-name",),
+    }
+
+
+def test_hooks_are_checked_by_name(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, [{**GOOD, "hooks": ["aife-date-from-file-name"]}]))
+    assert config.sources[0].hooks == ("aife-date-from-file-name",)
+    assert load_config(write_config(tmp_path, [{**GOOD, "hooks": []}])).sources[0].hooks == ()
+    assert load_config(write_config(tmp_path, [GOOD])).sources[0].hooks == ()
+    assert problems(tmp_path, {**GOOD, "hooks": ["aife-date-from-filename"]}) == [
+        "source 'ville-x' (entry 1): key 'hooks': unknown hook 'aife-date-from-filename' "
+        "(did you mean 'aife-date-from-file-name'?)"
+    ]
+    assert problems(tmp_path, {**GOOD, "hooks": ["drop-dgfip-fields", "x", "x"]}) == [
+        "source 'ville-x' (entry 1): key 'hooks': hook 'drop-dgfip-fields' runs for every source, it is not listed",
+        "source 'ville-x' (entry 1): key 'hooks': unknown hook 'x' "
+        "(allowed: aife-date-from-file-name, dgfip-date-from-transmission)",
+        "source 'ville-x' (entry 1): key 'hooks': hook 'x' listed twice",
+    ]
+    assert problems(tmp_path, {**GOOD, "hooks": "aife-date-from-file-name"}) == [
+        "source 'ville-x' (entry 1): key 'hooks': expected a list of hook names "
+        "(aife-date-from-file-name, dgfip-date-from-transmission), got 'aife-date-from-file-name'"
+    ]
 
 
 def test_settings_are_free(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from decp_pipeline.normalize.v2 import V2Normalizer, flat_view
+from decp_pipeline.normalize.decp2022 import Normalizer2022, flat_view
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.json_records import json_validator
 
@@ -21,8 +22,8 @@ VALID = next(r for r in DEMATIS_2024 if json_validator("2.0").is_valid(r, "march
 
 
 def normalized(record: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    normalizer = V2Normalizer()
-    return normalizer.normalize(copy.deepcopy(record), "marche"), dict(normalizer.fixes)
+    tally: Counter[str] = Counter()
+    return Normalizer2022().normalize(copy.deepcopy(record), "marche", tally), dict(tally)
 
 
 def test_a_valid_real_record_is_not_touched():

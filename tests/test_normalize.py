@@ -1,23 +1,30 @@
-"""Each fix of the 1.x normalizer on its own, on values met in real files; and what is never touched."""
+"""Each fix of the 1.x normalizer on its own, on values met in real files; what is never touched; the catalogue
+of fixes and the registry of per-source hooks."""
 
 from __future__ import annotations
 
 import copy
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from decp_pipeline.normalize.fixes import FIXES
+from decp_pipeline.config import PACKAGED_CONFIG, load_config
+from decp_pipeline.normalize import fixes
+from decp_pipeline.normalize.decp15 import Normalizer15
+from decp_pipeline.normalize.fixes import BY_CODE, CATALOGUE, markdown_table
 from decp_pipeline.normalize.hooks import (
+    HOOKS,
     FileContext,
     drop_dgfip_fields,
     first_publication_date,
+    hooks_for,
+    named_hooks,
     publication_date_from_file_name,
     publication_date_from_transmission,
 )
-from decp_pipeline.normalize.v1 import V1Normalizer
 from decp_pipeline.normalize.xml_records import element_to_dict
 from decp_pipeline.validation.json_records import json_validator
 
@@ -43,8 +50,8 @@ def normalized(changes: dict[str, Any], kind: str = "marche") -> tuple[dict[str,
             del target[last]
         else:
             target[last] = value
-    normalizer = V1Normalizer()
-    return normalizer.normalize(record, kind), dict(normalizer.fixes)
+    tally: Counter[str] = Counter()
+    return Normalizer15().normalize(record, kind, tally), dict(tally)
 
 
 DELETE = object()
@@ -141,21 +148,21 @@ def test_xml_record_becomes_the_json_shape():
 
 
 def test_source_hooks():
-    fixes: Any = __import__("collections").Counter()
+    tally: Counter[str] = Counter()
     record: dict[str, Any] = {"datePublicationDonnees": ["2019-01-17", "2018-09-15"]}
-    first_publication_date(record, "marche", FileContext("grandlyon", "x.xml"), fixes)
+    first_publication_date(record, "marche", FileContext("grandlyon", "x.xml"), tally)
     assert record == {"datePublicationDonnees": "2019-01-17"}
 
     aife = FileContext("aife", "/data/raw/aife/donnees-essentielles-marches04.04.2019.01-30-3f2a.xml")
     record = {}
-    publication_date_from_file_name(record, "marche", aife, fixes)
+    publication_date_from_file_name(record, "marche", aife, tally)
     assert record == {"datePublicationDonnees": "2019-04-04"}
 
     record = {"dateTransmissionDonneesEtalab": "2019-03-19+01:00", "acheteur": {"urlProfilAcheteur": "http://x"}}
-    publication_date_from_transmission(record, "marche", FileContext("pes-marche", "p.xml"), fixes)
-    drop_dgfip_fields(record, "marche", FileContext("pes-marche", "p.xml"), fixes)
+    publication_date_from_transmission(record, "marche", FileContext("pes-marche", "p.xml"), tally)
+    drop_dgfip_fields(record, "marche", FileContext("pes-marche", "p.xml"), tally)
     assert record == {"datePublicationDonnees": "2019-03-19+01:00", "acheteur": {}}
-    assert fixes == {
+    assert tally == {
         "date-publication-repeated": 1,
         "date-publication-from-file-name": 1,
         "date-publication-from-transmission": 1,
@@ -163,8 +170,51 @@ def test_source_hooks():
     }
 
 
-def test_every_fix_code_is_documented():
+def test_the_docs_table_is_the_catalogue():
     text = (ROOT / "docs" / "normalization.md").read_text(encoding="utf-8")
-    catalogue = text.split("## The fix catalogue")[1].split("\n## ")[0]
-    documented = set(re.findall(r"^\| `([a-z0-9.-]+)` \|", catalogue, re.M))
-    assert documented == set(FIXES)
+    section = text.split("## The fix catalogue")[1].split("\n## ")[0]
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+    # On a difference: python -m decp_pipeline.normalize.fixes prints the table to paste.
+    assert table == markdown_table()
+
+
+def test_the_catalogue_one_constant_per_fix():
+    assert len(BY_CODE) == len(CATALOGUE) == 33
+    for fix in CATALOGUE:
+        assert re.fullmatch(r"[a-z0-9]+([.-][a-z0-9]+)*", fix.code)
+        assert getattr(fixes, re.sub(r"[-.]", "_", fix.code).upper()) is fix
+    constants = {name for name, value in vars(fixes).items() if isinstance(value, fixes.Fix)}
+    assert len(constants) == len(CATALOGUE)  # no fix left out of CATALOGUE
+
+
+def test_every_fix_is_counted_through_its_object_and_no_code_literal_counts():
+    sources = {p: p.read_text(encoding="utf-8") for p in (ROOT / "src").rglob("*.py")}
+    codes = "|".join(re.escape(fix.code) for fix in CATALOGUE)
+    counted = re.compile(rf"""(fixes|tally)\[\s*["']|\[\s*["']({codes})["']\s*\]\s*\+=""")
+    for path, text in sources.items():
+        assert not counted.search(text), f"{path.relative_to(ROOT)}: a fix counted by a string literal"
+    code = "\n".join(text for path, text in sources.items() if path.name != "fixes.py")
+    for fix in CATALOGUE:
+        constant = re.sub(r"[-.]", "_", fix.code).upper()
+        assert re.search(rf"\b{constant}\.count\(", code), f"{fix.code} is never counted"
+
+
+def test_the_hook_registry_and_its_order():
+    assert set(named_hooks()) == {"aife-date-from-file-name", "dgfip-date-from-transmission"}
+    config = load_config(str(PACKAGED_CONFIG))
+    # Every source gets the every-source hooks; a source's own after hooks run before drop-dgfip-fields.
+    assert hooks_for(()) == ([first_publication_date], [drop_dgfip_fields])
+    assert hooks_for(config.get("pes-marche").hooks) == (
+        [first_publication_date],
+        [publication_date_from_transmission, drop_dgfip_fields],
+    )
+    text = (ROOT / "docs" / "normalization.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in text for name in HOOKS)
+
+
+def test_the_file_name_date_is_read_only_when_a_hook_asks():
+    context = FileContext("aife", "/data/donnees-essentielles-marches04.04.2019.01-30-3f2a.xml")
+    assert "file_date" not in vars(context)
+    assert context.file_date == "2019-04-04"
+    assert vars(context)["file_date"] == "2019-04-04"  # once per file
+    assert FileContext("grandlyon", "marches_publics.xml").file_date is None

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from decp_pipeline.exceptions import ConfigError
+from decp_pipeline.normalize.hooks import HOOKS, named_hooks
 
 DEFAULT_CONFIG = Path("sources.yaml")
 PACKAGED_CONFIG = files("decp_pipeline") / "sources.yaml"
@@ -31,6 +32,8 @@ DATASET_ID_PATTERN = re.compile(r"^[0-9a-f]{24}$")
 REQUIRED_KEYS = ("id", "name", "kind", "format", "enabled", "priority")
 # Keys any source may have, whatever its kind.
 OPTIONAL_KEYS = ("description", "publisher", "license", "homepage", "caveats", "schema_version")
+# The per-source repairs a source asks for, by name (normalize/hooks.py): `hooks: [aife-date-from-file-name]`.
+HOOKS_KEY = "hooks"
 
 # How a source is reached: for each kind, its location keys. A tuple inside "one_of" means exactly one of
 # those keys must be present.
@@ -61,6 +64,7 @@ class Source:
     priority: int
     location: dict[str, Any] = field(default_factory=dict)  # the kind's own keys (url, dataset, ...)
     extra: dict[str, Any] = field(default_factory=dict)  # the optional descriptive keys
+    hooks: tuple[str, ...] = ()  # the names of its per-source repairs (checked: registered in normalize/hooks.py)
 
     def where(self) -> str:
         """A one-line summary of where the source's data lives."""
@@ -213,11 +217,12 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
             if len(present) != 1:
                 what = "missing" if not present else "only one allowed of"
                 problems.append(f"{label}: {what} key {' or '.join(repr(k) for k in group)} for kind '{kind}'")
-    allowed = set(REQUIRED_KEYS) | set(OPTIONAL_KEYS) | set(location_keys)
+    allowed = set(REQUIRED_KEYS) | set(OPTIONAL_KEYS) | {HOOKS_KEY} | set(location_keys)
     for key in entry:
         if key not in allowed:
             problems.append(f"{label}: unknown key '{key}'" + _suggest(key, allowed))
     problems.extend(_check_values(entry, label))
+    problems.extend(_check_hooks(entry.get(HOOKS_KEY, []), label))
     if problems:
         return None, problems
     source = Source(
@@ -229,8 +234,25 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
         priority=entry["priority"],
         location={k: entry[k] for k in location_keys if k in entry},
         extra={k: entry[k] for k in OPTIONAL_KEYS if k in entry},
+        hooks=tuple(entry.get(HOOKS_KEY, [])),
     )
     return source, []
+
+
+def _check_hooks(names: Any, label: str) -> list[str]:
+    """`hooks:` is a list of registered hook names, each once; the every-source hooks are not listed."""
+    known = named_hooks()
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return [f"{label}: key 'hooks': expected a list of hook names ({', '.join(known)}), got {names!r}"]
+    problems = []
+    for position, name in enumerate(names):
+        if name in names[:position]:
+            problems.append(f"{label}: key 'hooks': hook '{name}' listed twice")
+        elif name in HOOKS and HOOKS[name].every_source:
+            problems.append(f"{label}: key 'hooks': hook '{name}' runs for every source, it is not listed")
+        elif name not in HOOKS:
+            problems.append(f"{label}: key 'hooks': unknown hook '{name}'" + _suggest(name, set(known)))
+    return problems
 
 
 def _check_values(entry: dict[str, Any], label: str) -> list[str]:

@@ -39,6 +39,7 @@ def sources_command(config_file: str | None, as_json: bool) -> None:
                     "priority": s.priority,
                     **s.location,
                     **s.extra,
+                    **({"hooks": list(s.hooks)} if s.hooks else {}),
                 }
                 for s in config.sources
             ],

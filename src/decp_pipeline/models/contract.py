@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from decp_pipeline.normalize.v2 import flat_view
+from decp_pipeline.normalize.decp2022 import flat_view
 
 Kind = Literal["marche", "contrat-concession"]
 # Where the record was read from and how it is published: "1.5" (decp.json) or "2.0" (format 2022).

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from decp_pipeline.models.contract import Contract, uid_of
-from decp_pipeline.normalize.hooks import AFTER, AFTER_ALL, BEFORE, FileContext
-from decp_pipeline.normalize.v1 import V1Normalizer, kind_of
-from decp_pipeline.normalize.v2 import V2Normalizer
+from decp_pipeline.normalize.decp15 import Normalizer15, kind_of
+from decp_pipeline.normalize.decp2022 import Normalizer2022
+from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
+from decp_pipeline.normalize.hooks import FileContext, hooks_for
 from decp_pipeline.pipeline.counts import error_code
 from decp_pipeline.readers.records import RawRecord
 from decp_pipeline.validation.json_records import json_validator
@@ -47,37 +48,33 @@ class Rejected:
 
 
 class RecordProcessor:
-    """Normalizes and validates the records of one source (its hooks, both formats' normalizers)."""
+    """Normalizes and validates the records of one source (its hooks, both formats' normalizers). The fixes
+    made are counted in the `tally` given with each record (pipeline/stage.py gives one per file)."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, hooks: tuple[str, ...] = ()) -> None:
         self.source = source
-        self.normalizer = V1Normalizer()
+        self.normalizer = Normalizer15()
         self.validator = json_validator("1.5")
-        self.normalizer_2022 = V2Normalizer()
-        self.normalizer_2022.fixes = self.normalizer.fixes  # one counter for both formats
+        self.normalizer_2022 = Normalizer2022()
         self.validator_2022 = json_validator("2.0")
-        self.after = [*AFTER.get(source, []), *AFTER_ALL]
+        self.before, self.after = hooks_for(hooks)
 
-    @property
-    def fixes(self) -> Any:
-        return self.normalizer.fixes
-
-    def process(self, raw: RawRecord, context: FileContext) -> Kept | Rejected:
+    def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if raw.version == "2.0":
-            record = self.normalizer_2022.normalize(raw.data, kind, from_xml=xml)
+            record = self.normalizer_2022.normalize(raw.data, kind, tally, from_xml=xml)
             return self._verdict(raw, record, "2.0", kind)
         record = raw.data
         if isinstance(record, dict):
             record = dict(record)
-            for hook in BEFORE:
-                hook(record, kind, context, self.normalizer.fixes)
-        record = self.normalizer.normalize(record, kind, from_xml=xml)
+            for hook in self.before:
+                hook(record, kind, context, tally)
+        record = self.normalizer.normalize(record, kind, tally, from_xml=xml)
         if isinstance(record, dict):
             for hook in self.after:
-                hook(record, kind, context, self.normalizer.fixes)
-            self._identify(record, kind)
+                hook(record, kind, context, tally)
+            self._identify(record, kind, tally)
         return self._verdict(raw, record, "1.5", kind)
 
     def _verdict(self, raw: RawRecord, record: Any, version: str, kind: str) -> Kept | Rejected:
@@ -89,12 +86,12 @@ class RecordProcessor:
             return Rejected(raw.position, raw.data, listed, version, contract)
         return Kept(raw.position, Contract(record, version, kind))
 
-    def _identify(self, record: dict[str, Any], kind: str) -> None:
+    def _identify(self, record: dict[str, Any], kind: str, tally: Tally) -> None:
         """Format 1.5 publishes each record's `uid` and `source`."""
         uid = uid_of(record, kind)
         if uid is not None and record.get("uid") != uid:
-            self.normalizer.fixes["uid-set"] += 1
+            UID_SET.count(tally)
             record["uid"] = uid
         if record.get("source") != self.source:
-            self.normalizer.fixes["source-set"] += 1
+            SOURCE_SET.count(tally)
             record["source"] = self.source

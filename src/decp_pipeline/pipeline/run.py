@@ -89,7 +89,7 @@ def build(
             failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
             progress(f"{source.id}: FAILED: {failed[source.id]}")
             continue
-        stage = SourceStage(Reading(source.id, source.format), data_dir, progress)
+        stage = SourceStage(Reading(source.id, source.format, source.hooks), data_dir, progress)
         plans.append((stage, stage.plan(files)))
         progress(f"{source.id}: reading {len(files)} file(s)")
         if stage.reused_files:

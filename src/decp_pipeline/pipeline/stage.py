@@ -18,13 +18,13 @@ import json
 import os
 import shutil
 import tempfile
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext
 from decp_pipeline.pipeline.cache import CODE_VERSION, COUNTS, FileResult, file_sha1
 from decp_pipeline.pipeline.counts import Counts
@@ -54,11 +54,16 @@ class Reading:
 
     source: str
     format: str = "auto"
+    hooks: tuple[str, ...] = ()  # checked when the config loaded
 
     @property
     def version(self) -> str:
-        """The code version, and how the source's settings make the code read its files."""
-        return CODE_VERSION if self.format == "auto" else f"{CODE_VERSION}-{self.format}"
+        """The code version, and the source's settings when they are not the defaults: a source whose
+        `format` or `hooks` change in sources.yaml has its files read again."""
+        if self.format == "auto" and not self.hooks:
+            return CODE_VERSION
+        settings = hashlib.sha1(f"{self.format}|{' '.join(self.hooks)}".encode(), usedforsecurity=False)
+        return f"{CODE_VERSION}-{settings.hexdigest()[:8]}"
 
 
 class SourceStage:
@@ -72,7 +77,7 @@ class SourceStage:
         self.data_dir = data_dir
         self.progress = progress
         self.counts = Counts()
-        self.records = RecordProcessor(self.source)
+        self.records = RecordProcessor(self.source, self.reading.hooks)
         self.reused_files = 0  # files whose cached result was used instead of reading them
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
@@ -145,8 +150,7 @@ class SourceStage:
 
     def _process_file(self, path: str, cached: Path) -> None:
         counts = Counts(files=1)
-        fixes = self.records.fixes
-        fixes_before = Counter(fixes)
+        tally = counts.fixes  # this file's fixes, counted by the normalizers and hooks
         digests: set[bytes] = set()
         record_file = RecordFile(path, self.reading.format)
         context = FileContext(self.source, path)
@@ -158,19 +162,16 @@ class SourceStage:
             try:
                 for raw in record_file.records():
                     counts.read += 1
-                    self._record(raw, context, counts, digests, result)
+                    self._record(raw, context, tally, counts, digests, result)
             except (MalformedFileError, OSError) as e:
-                fixes.clear()  # in place: both normalizers share this counter
-                fixes.update(fixes_before)
                 self._write_cache(cached, path, self._failed_counts(path, e))
                 return
             finally:
                 result.close()
             if record_file.control_characters:
-                counts.fixes["xml-control-characters"] += record_file.control_characters
+                XML_CONTROL_CHARACTERS.count(tally, record_file.control_characters)
             if record_file.nan.count:
-                counts.fixes["nan-as-absent"] += record_file.nan.count
-            counts.fixes.update(fixes - fixes_before)
+                NAN_AS_ABSENT.count(tally, record_file.nan.count)
             (work / COUNTS).write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
@@ -206,10 +207,10 @@ class SourceStage:
         counts.errors["file-unreadable"] += 1
         return counts
 
-    def _record(self, raw: RawRecord, context: FileContext, counts: Counts, digests: set[bytes],
+    def _record(self, raw: RawRecord, context: FileContext, tally: Tally, counts: Counts, digests: set[bytes],
                 result: FileResult) -> None:  # fmt: skip
         """One record into the file's result: rejected, kept, or dropped as an exact copy of one kept."""
-        outcome = self.records.process(raw, context)
+        outcome = self.records.process(raw, context, tally)
         if not isinstance(outcome, Kept):
             counts.rejected += 1
             counts.errors.update(outcome.codes)

@@ -1,8 +1,9 @@
-"""The shared normalizer of format 1.x records (marchés and concessions), toward the 1.5 schema.
+"""The shared normalizer of format 1.x records (marchés and concessions), toward the 1.5 schema (DECP 1.5).
 
-Each repair is counted under its code (see fixes.py). A value that is already right is never touched, and
-nothing is invented: enumerated values are mapped only to the official label they unambiguously name, numbers
-are read only when the text is a number, dates only when the day, month and year are all there.
+Each repair is counted through its `Fix` (fixes.py), in the tally the caller passes with the record. A value
+that is already right is never touched, and nothing is invented: enumerated values are mapped only to the
+official label they unambiguously name, numbers are read only when the text is a number, dates only when the
+day, month and year are all there.
 """
 
 from __future__ import annotations
@@ -14,6 +15,30 @@ from collections import Counter
 from functools import cache, lru_cache
 from typing import Any
 
+from decp_pipeline.normalize.fixes import (
+    ABSENT_VALUE,
+    CPV_LEADING_ZERO,
+    CPV_SPACES,
+    DATE_DMY,
+    DATE_PADDED,
+    DATE_TIME_DROPPED,
+    DOTTED_KEY,
+    DURATION_ROUNDED_UP,
+    EMPTY_LIST,
+    ENUM_CASE,
+    ENUM_LABEL,
+    KEY_TRIMMED,
+    LIST_DUPLICATE_ITEM,
+    LIST_UNWRAPPED,
+    NUMBER_FROM_TEXT,
+    PROCEDURE_1_4,
+    SIRET_SPACES,
+    TEXT_FROM_NUMBER,
+    TYPE_ADDED,
+    TYPE_CORRECTED,
+    VALUE_TRIMMED,
+    Tally,
+)
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 
 KIND_TYPES = {"marche": "Marché", "contrat-concession": "Contrat de concession"}
@@ -114,8 +139,8 @@ def enums(version: str = "1.5") -> dict[tuple[str, str], dict[str, str]]:
     return found
 
 
-class V1Normalizer:
-    """Normalizes 1.x records; `fixes` counts every repair made since the normalizer was created."""
+class Normalizer15:
+    """Normalizes 1.x records. It keeps no count: each call counts its repairs in the tally it is given."""
 
     VERSION = "1.5"
     # The fields `_scalar` may repair (any other value is left as it is), and the prefix of date fields.
@@ -123,15 +148,16 @@ class V1Normalizer:
     DATE_PREFIX = ""
 
     def __init__(self) -> None:
-        self.fixes: Counter[str] = Counter()
         self._enums = enums(self.VERSION)
         # Per record kind: the enumerated fields, and for each the official labels as they are spelled.
         self._enum_fields = {kind: frozenset(k for c, k in self._enums if c == kind) for kind in KIND_TYPES}
         self._official = {field: frozenset(labels.values()) for field, labels in self._enums.items()}
         self._xml = False
+        self._tally: Tally = _NO_TALLY  # the tally of the call in progress (normalize)
 
-    def normalize(self, record: Any, kind: str, *, from_xml: bool = False) -> Any:
-        """The record repaired toward 1.5 (a new dict); a record that is not an object is returned as is.
+    def normalize(self, record: Any, kind: str, tally: Tally, *, from_xml: bool = False) -> Any:
+        """The record repaired toward 1.5 (a new dict), each repair counted in `tally`; a record that is not an
+        object is returned as is.
 
         For a record read from XML, where every value is text and `_type` does not exist, typing the values and
         adding `_type` are the XML-to-JSON mapping, not repairs: they are not counted.
@@ -139,11 +165,15 @@ class V1Normalizer:
         if not isinstance(record, dict):
             return record
         self._xml = from_xml
-        record = self._clean(record)
-        if not isinstance(record, dict):
-            return record
-        self._dotted_keys(record)
-        return self._repair(record, kind)
+        self._tally = tally
+        try:
+            record = self._clean(record)
+            if not isinstance(record, dict):
+                return record
+            self._dotted_keys(record)
+            return self._repair(record, kind)
+        finally:
+            self._tally = _NO_TALLY
 
     def _repair(self, record: dict[str, Any], kind: str) -> dict[str, Any]:
         """The format's own repairs, on a cleaned record."""
@@ -164,23 +194,23 @@ class V1Normalizer:
                     if name in value:  # "nom" and "nom " both present: no single reading, keep both as they are
                         name = key
                     else:
-                        self.fixes["key-trimmed"] += 1
+                        KEY_TRIMMED.count(self._tally)
                 if type(item) is str and name not in LIST_FIELDS:  # the common case, inlined: texts
                     stripped = item.strip()
                     if stripped in ABSENT:
-                        self.fixes["absent-value"] += 1
+                        ABSENT_VALUE.count(self._tally)
                     else:
                         if stripped != item:
-                            self.fixes["value-trimmed"] += 1
+                            VALUE_TRIMMED.count(self._tally)
                         cleaned[name] = stripped
                     continue
                 if name in LIST_FIELDS and isinstance(item, str) and not item.strip():
-                    self.fixes["empty-list"] += 1  # "modifications": "" (or an empty XML element) is no item
+                    EMPTY_LIST.count(self._tally)  # "modifications": "" (or an empty XML element) is no item
                     cleaned[name] = []
                     continue
                 clean = self._clean(item)
                 if clean is _ABSENT:
-                    self.fixes["absent-value"] += 1
+                    ABSENT_VALUE.count(self._tally)
                     continue
                 cleaned[name] = clean
             return cleaned
@@ -193,7 +223,7 @@ class V1Normalizer:
             if stripped in ABSENT:
                 return _ABSENT
             if stripped != value:
-                self.fixes["value-trimmed"] += 1
+                VALUE_TRIMMED.count(self._tally)
             return stripped
         return value
 
@@ -206,7 +236,7 @@ class V1Normalizer:
             target = record.setdefault(parent, {})
             if isinstance(target, dict) and child not in target:
                 target[child] = record.pop(key)
-                self.fixes["dotted-key"] += 1
+                DOTTED_KEY.count(self._tally)
 
     def _lists(self, record: dict[str, Any]) -> None:
         """Every list field made a plain list of objects, recursively."""
@@ -226,22 +256,22 @@ class V1Normalizer:
 
     def _as_list(self, value: Any, item_key: str) -> Any:
         if isinstance(value, dict) and set(value) == {item_key}:  # the XML way: {"titulaire": ...}
-            self.fixes["list-unwrapped"] += 1
+            LIST_UNWRAPPED.count(self._tally)
             value = value[item_key]
             if isinstance(value, dict):
                 return [value]
         elif isinstance(value, dict):  # one object where a list is expected
-            self.fixes["list-unwrapped"] += 1
+            LIST_UNWRAPPED.count(self._tally)
             return [value]
         if isinstance(value, list):
             flat = []
             for item in value:
                 if isinstance(item, dict) and set(item) == {item_key}:  # [{"titulaire": {...}}]
-                    self.fixes["list-unwrapped"] += 1
+                    LIST_UNWRAPPED.count(self._tally)
                     inner = item[item_key]
                     flat.extend(inner if isinstance(inner, list) else [inner])
                 elif isinstance(item, list) and all(isinstance(i, dict) for i in item):  # [[{...}]]
-                    self.fixes["list-unwrapped"] += 1
+                    LIST_UNWRAPPED.count(self._tally)
                     flat.extend(item)
                 else:
                     flat.append(item)
@@ -254,7 +284,7 @@ class V1Normalizer:
         kept: list[Any] = []
         for item in items:
             if item in kept:
-                self.fixes["list-duplicate-item"] += 1
+                LIST_DUPLICATE_ITEM.count(self._tally)
             else:
                 kept.append(item)
         return kept
@@ -300,14 +330,14 @@ class V1Normalizer:
             else:
                 return value  # not a number: the schema will say so
             if not self._xml:
-                self.fixes["number-from-text"] += 1
+                NUMBER_FROM_TEXT.count(self._tally)
             if value.is_integer() and abs(value) < 2**53:
                 value = int(value)
         if key == "dureeMois" and isinstance(value, float) and not isinstance(value, bool):
             if value.is_integer():
                 return int(value)
             if value > 0:
-                self.fixes["duration-rounded-up"] += 1
+                DURATION_ROUNDED_UP.count(self._tally)
                 return math.ceil(value)
         return value
 
@@ -315,13 +345,13 @@ class V1Normalizer:
         if not isinstance(value, str) or _DATE_ISO.match(value):
             return value
         if m := _DATE_LOOSE.match(value):
-            self.fixes["date-padded"] += 1
+            DATE_PADDED.count(self._tally)
             return f"{m.group(1)}-{int(m.group(2)):02d}-{int(m.group(3)):02d}{m.group(4)}"
         if m := _DATE_TIME.match(value):
-            self.fixes["date-time-dropped"] += 1
+            DATE_TIME_DROPPED.count(self._tally)
             return m.group(1)
         if m := _DATE_DMY.match(value):
-            self.fixes["date-dmy"] += 1
+            DATE_DMY.count(self._tally)
             return f"{m.group(3)}-{int(m.group(2)):02d}-{int(m.group(1)):02d}"
         return value
 
@@ -329,14 +359,14 @@ class V1Normalizer:
         if isinstance(value, int) and not isinstance(value, bool):
             text = str(value)
             if len(text) == 7:
-                self.fixes["cpv-leading-zero"] += 1
+                CPV_LEADING_ZERO.count(self._tally)
                 return "0" + text
-            self.fixes["text-from-number"] += 1
+            TEXT_FROM_NUMBER.count(self._tally)
             return text
         if isinstance(value, str) and " " in value:
             compact = value.replace(" ", "")
             if re.match(r"^\d{8}(-\d)?$", compact):
-                self.fixes["cpv-spaces"] += 1
+                CPV_SPACES.count(self._tally)
                 return compact
         return value
 
@@ -344,12 +374,12 @@ class V1Normalizer:
         if isinstance(value, bool):
             return value
         if isinstance(value, int | float):
-            self.fixes["text-from-number"] += 1
+            TEXT_FROM_NUMBER.count(self._tally)
             value = str(int(value)) if isinstance(value, int) or value.is_integer() else str(value)
         if key == "id" and parent in SIRET_HOLDERS and isinstance(value, str) and " " in value.strip():
             compact = re.sub(r"\s", "", value)
             if len(compact) == 14 and compact.isdigit():  # a SIRET written in groups: 130 018 989 00017
-                self.fixes["siret-spaces"] += 1
+                SIRET_SPACES.count(self._tally)
                 return compact
         return value
 
@@ -358,17 +388,17 @@ class V1Normalizer:
             return value
         labels = self._enums[(kind, key)]
         if key == "procedure" and value in PROCEDURES_14:
-            self.fixes["procedure-1.4"] += 1
+            PROCEDURE_1_4.count(self._tally)
             return PROCEDURES_14[value]
         folded = fold(value)
         if folded in labels:
-            self.fixes["enum-case"] += 1
+            ENUM_CASE.count(self._tally)
             return labels[folded]
         if (known := KNOWN_LABELS.get(key, {}).get(folded)) is not None:
-            self.fixes["enum-label"] += 1
+            ENUM_LABEL.count(self._tally)
             return known
         if key == "procedure" and (old := PROCEDURES_14_FOLDED.get(folded)):
-            self.fixes["procedure-1.4"] += 1
+            PROCEDURE_1_4.count(self._tally)
             return old
         return value
 
@@ -377,10 +407,10 @@ class V1Normalizer:
         current = record.get("_type")
         if current is None:
             if not self._xml:
-                self.fixes["type-added"] += 1
+                TYPE_ADDED.count(self._tally)
             record["_type"] = expected
         elif isinstance(current, str) and current != expected and fold(current) == fold(expected):
-            self.fixes["type-corrected"] += 1
+            TYPE_CORRECTED.count(self._tally)
             record["_type"] = expected
 
 
@@ -390,6 +420,16 @@ class _AbsentType:
 
 
 _ABSENT: Any = _AbsentType()
+
+
+class _NoTally(Counter):
+    """The tally of a normalizer outside a call: counting in it is a bug."""
+
+    def __missing__(self, key: str) -> int:
+        raise RuntimeError(f"fix {key!r} counted outside Normalizer15.normalize (no tally)")
+
+
+_NO_TALLY: Tally = _NoTally()
 
 
 def kind_of(record: Any, hint: str | None = None) -> str:

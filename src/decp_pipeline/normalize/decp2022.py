@@ -1,6 +1,6 @@
 """The normalizer of format 2022 records (DECP 2.0), toward the official 2.0.3 JSON schema.
 
-Same principles as format 1.x (v1.py): repairs with one correct reading, each counted, nothing invented. The
+Same principles as format 1.x (decp15.py): repairs with one correct reading, each counted, nothing invented. The
 2022 shapes differ: lists wrap each item (`"titulaires": [{"titulaire": {...}}]`), multi-valued fields are
 objects holding a list (`"techniques": {"technique": [...]}`), booleans and integers are typed, and the schema
 forbids any field it does not define, so fields that are not part of the format (`_type`, `uid`, `source`,
@@ -12,7 +12,14 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from decp_pipeline.normalize.v1 import V1Normalizer
+from decp_pipeline.normalize.decp15 import Normalizer15
+from decp_pipeline.normalize.fixes import (
+    BOOLEAN_FROM_TEXT,
+    DRAFT_2_0_0_NAME,
+    LIST_UNWRAPPED,
+    LIST_WRAPPED,
+    NON_SCHEMA_FIELD_DROPPED,
+)
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 
 # Lists of wrapped items, and the wrapper key of their items.
@@ -60,7 +67,9 @@ def top_level_fields() -> dict[str, frozenset[str]]:
     return {kind: frozenset(definitions[kind]["properties"]) for kind in ("marche", "contrat-concession")}
 
 
-class V2Normalizer(V1Normalizer):
+class Normalizer2022(Normalizer15):
+    """Normalizes 2022 records (`normalize(record, kind, tally)`, as Normalizer15)."""
+
     VERSION = "2.0"
     SCALAR_FIELDS = INTEGER_FIELDS | NUMBER_FIELDS | BOOLEAN_FIELDS | {"codeCPV", "id", "code", "idAccordCadre"}
     DATE_PREFIX = "date"
@@ -69,13 +78,13 @@ class V2Normalizer(V1Normalizer):
         for draft, name in DRAFT_VALUE_LISTS.items():
             if draft in record and name not in record:
                 record[name] = self._value_list(record.pop(draft), draft, counted=False)
-                self.fixes["draft-2.0.0-name"] += 1
+                DRAFT_2_0_0_NAME.count(self._tally)
         self._shapes(record)
         self._values(record, kind, "")
         allowed = top_level_fields()[kind]
         for key in [k for k in record if k not in allowed]:
             del record[key]
-            self.fixes["non-schema-field-dropped"] += 1
+            NON_SCHEMA_FIELD_DROPPED.count(self._tally)
         return record
 
     # -- shapes -----------------------------------------------------------------------------------------------
@@ -86,7 +95,7 @@ class V2Normalizer(V1Normalizer):
                 node[XML_NAMES[key]] = node.pop(key)
             elif key in DRAFT_NAMES and DRAFT_NAMES[key] not in node:
                 node[DRAFT_NAMES[key]] = node.pop(key)
-                self.fixes["draft-2.0.0-name"] += 1
+                DRAFT_2_0_0_NAME.count(self._tally)
         for key, value in list(node.items()):
             if key in WRAPPED_LISTS:
                 node[key] = self._unique(self._wrapped(value, WRAPPED_LISTS[key]))
@@ -103,7 +112,7 @@ class V2Normalizer(V1Normalizer):
         if isinstance(value, dict):
             value = [value]
             if not self._xml:
-                self.fixes["list-unwrapped"] += 1
+                LIST_UNWRAPPED.count(self._tally)
         if not isinstance(value, list):
             return value
         result = []
@@ -112,11 +121,11 @@ class V2Normalizer(V1Normalizer):
                 inner = item[item_key]
                 inner_items = inner if isinstance(inner, list) else [inner]
                 if isinstance(inner, list):
-                    self.fixes["list-unwrapped"] += 1
+                    LIST_UNWRAPPED.count(self._tally)
                 result.extend({item_key: i} for i in inner_items)
             elif isinstance(item, dict):  # a bare object: the 1.x way (the XML conversion, AWS's hybrid files)
                 if not self._xml:
-                    self.fixes["list-wrapped"] += 1
+                    LIST_WRAPPED.count(self._tally)
                 result.append({item_key: item})
             else:
                 result.append(item)
@@ -129,11 +138,11 @@ class V2Normalizer(V1Normalizer):
             if isinstance(inner, list):
                 return value
             if not self._xml:
-                self.fixes["list-unwrapped"] += 1
+                LIST_UNWRAPPED.count(self._tally)
             return {item_key: [inner]}
         if isinstance(value, list | str):
             if counted:
-                self.fixes["list-unwrapped"] += 1
+                LIST_UNWRAPPED.count(self._tally)
             return {item_key: value if isinstance(value, list) else [value]}
         return value
 
@@ -165,7 +174,7 @@ class V2Normalizer(V1Normalizer):
     def _boolean(self, value: Any) -> Any:
         if isinstance(value, str) and value.lower() in TRUE | FALSE:
             if not self._xml:
-                self.fixes["boolean-from-text"] += 1
+                BOOLEAN_FROM_TEXT.count(self._tally)
             return value.lower() in TRUE
         return value
 
