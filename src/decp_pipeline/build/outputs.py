@@ -35,15 +35,11 @@ from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT, QualityChecks, combi
 from decp_pipeline.build.stage import CODE_VERSION, Counts, load_counts, load_manifest
 from decp_pipeline.build.table_output import TableOutput, read_fragment
 from decp_pipeline.build.tables import MAIN_TABLES, TABLES, fragment_name
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
-
-
-class ShrinkError(DecpError):
-    """The new outputs would hold far fewer contracts than the previous ones: they were not published."""
 
 
 @dataclass
@@ -123,10 +119,6 @@ def assemble(
             if leftover.is_file():
                 leftover.unlink()
     return assembly
-
-
-class OutputError(DecpError):
-    """The outputs could not be written: nothing was published."""
 
 
 def _publish(temporary: dict[str, Path], out: Path) -> None:

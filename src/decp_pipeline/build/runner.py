@@ -14,13 +14,9 @@ from decp_pipeline.build.outputs import DEFAULT_MAX_SHRINK, Assembly, assemble
 from decp_pipeline.build.quality import DEFAULT_MAX_AMOUNT
 from decp_pipeline.build.stage import Counts, SourceStage, read_new_files
 from decp_pipeline.config import Config, Source
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import InputError
 from decp_pipeline.fetch.runner import fetch_sources
 from decp_pipeline.fetch.store import Store
-
-
-class InputError(DecpError):
-    """A --input option names an unknown source or a path that does not exist."""
 
 
 @dataclass

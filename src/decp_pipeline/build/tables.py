@@ -17,6 +17,7 @@ dates, `.` decimals) and Parquet from the same batches.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -185,7 +186,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-CONVERT = {
+CONVERT: dict[Any, Callable[[Any], Any]] = {
     TEXT: _text,
     NUMBER: _number,
     INTEGER: _integer,
@@ -281,12 +282,12 @@ class FragmentWriter:
         """Add a record's rows (a record without uid has none: it is only in rejected.jsonl)."""
         concession = record.get("_type") == "Contrat de concession" or "autoriteConcedante" in record
         buyer_key = "autoriteConcedante" if concession else "acheteur"
-        buyer = record.get(buyer_key) if isinstance(record.get(buyer_key), dict) else {}
+        buyer = found if isinstance(found := record.get(buyer_key), dict) else {}
         if not isinstance(uid, str):
             return
         self.fragments = self.lanes[valid]
         modifications = [m for m in record.get("modifications") or [] if isinstance(m, dict)]
-        place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
+        place = found if isinstance(found := record.get("lieuExecution"), dict) else {}
         row = {
             **record,
             "uid": uid,
@@ -341,7 +342,7 @@ class FragmentWriter:
             for act in record.get(acts) or []:
                 if not isinstance(act, dict):
                     continue
-                contractor = act.get("sousTraitant") if isinstance(act.get("sousTraitant"), dict) else {}
+                contractor = found if isinstance(found := act.get("sousTraitant"), dict) else {}
                 self.fragments["actes_sous_traitance"].add(
                     {
                         **act,

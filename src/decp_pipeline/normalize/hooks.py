@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-Hook = Callable[[dict[str, Any], str, "FileContext", Counter], None]
+Hook = Callable[[dict[str, Any], str, "FileContext", Counter[str]], None]
 
 _AIFE_FILE_DATE = re.compile(r"marches(\d{2})\.(\d{2})\.(\d{4})", re.IGNORECASE)
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})([+-]\d{2}:\d{2}Z?)?")
@@ -31,7 +31,7 @@ class FileContext:
         self.file_date = f"{match.group(3)}-{match.group(2)}-{match.group(1)}" if match else None
 
 
-def first_publication_date(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter) -> None:
+def first_publication_date(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter[str]) -> None:
     """Grand Lyon: several `datePublicationDonnees` elements: the first is the date of first publication."""
     value = record.get("datePublicationDonnees")
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
@@ -39,14 +39,16 @@ def first_publication_date(record: dict[str, Any], kind: str, ctx: FileContext, 
         fixes["date-publication-repeated"] += 1
 
 
-def publication_date_from_file_name(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter) -> None:
+def publication_date_from_file_name(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter[str]) -> None:
     """AIFE: a missing `datePublicationDonnees` is the date in the daily file's name."""
     if "datePublicationDonnees" not in record and ctx.file_date:
         record["datePublicationDonnees"] = ctx.file_date
         fixes["date-publication-from-file-name"] += 1
 
 
-def publication_date_from_transmission(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter) -> None:
+def publication_date_from_transmission(
+    record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter[str]
+) -> None:
     """PES Marché: a missing `datePublicationDonnees` is the day the DGFiP published the data."""
     sent = record.get("dateTransmissionDonneesEtalab")
     if "datePublicationDonnees" not in record and isinstance(sent, str) and (m := _DATE_PREFIX.match(sent)):
@@ -54,7 +56,7 @@ def publication_date_from_transmission(record: dict[str, Any], kind: str, ctx: F
         fixes["date-publication-from-transmission"] += 1
 
 
-def drop_dgfip_fields(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter) -> None:
+def drop_dgfip_fields(record: dict[str, Any], kind: str, ctx: FileContext, fixes: Counter[str]) -> None:
     """The DGFiP variant's own fields are not part of format 1.5."""
     for name in DGFIP_FIELDS:
         if record.pop(name, None) is not None:

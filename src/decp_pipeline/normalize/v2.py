@@ -106,7 +106,7 @@ class V2Normalizer(V1Normalizer):
                 self.fixes["list-unwrapped"] += 1
         if not isinstance(value, list):
             return value
-        result = []
+        result: list[Any] = []
         for item in value:
             if isinstance(item, dict) and set(item) == {item_key}:
                 inner = item[item_key]
