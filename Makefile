@@ -34,6 +34,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check src tests samples bench
 	$(BIN)/ruff format --check src tests samples bench
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) dist build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) dist build *.egg-info src/*.egg-info .pytest_cache .mypy_cache

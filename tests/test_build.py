@@ -429,7 +429,7 @@ def test_a_missing_cached_result_is_a_clear_error(tmp_path):
         shutil.rmtree(entry)
     result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
                      "pes-marche", "--input", f"pes-marche={SAMPLES / 'pes-marche'}")  # fmt: skip
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a DecpError: the command ran, something is wrong (exceptions.py)
     assert "aife: the cached result of" in result.stderr
     assert "run `decp build aife` again" in result.stderr
 
@@ -493,8 +493,8 @@ def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
 @pytest.mark.parametrize("blocked", ["marches.csv", "marches.rejected", "decp.json"])
 def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocked):
     """A file in the way of one output (here a folder where the build writes its temporary file; a full disk
-    gives the same OSError), at the start or in the middle of the writing threads: a clear error, exit 2, the
-    previous outputs untouched, no temporary file left."""
+    gives the same OSError: tests/test_cli_errors.py), at the start or in the middle of the writing threads: a
+    clear error, exit 1 (OutputError), the previous outputs untouched, no temporary file left."""
     build(tmp_path, *ALL_SAMPLES)
     dist = tmp_path / "dist"
     before = {path.name: path.read_bytes() for path in dist.iterdir()}
@@ -502,7 +502,7 @@ def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocke
     in_the_way = dist / f".{blocked}.{os.getpid()}.tmp"  # the CLI runs in this process
     in_the_way.mkdir()
     result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(dist), *ALL_SAMPLES)
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert f"Error: could not write the outputs in {dist}/ (" in result.stderr
     assert "is a directory" in result.stderr.lower()
     assert "the outputs in place were kept" in result.stderr

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from decp_pipeline.exceptions import CatalogError, DataDirError
 from decp_pipeline.fetch.content import check_catalog, check_decp_data
 from decp_pipeline.fetch.http import HttpClient, HttpSettings
-from decp_pipeline.fetch.kinds.dcat import CatalogError, Distribution, parse_catalog
-from decp_pipeline.fetch.store import DataDirError, Store, safe_file_name
+from decp_pipeline.fetch.kinds.dcat import Distribution, parse_catalog
+from decp_pipeline.fetch.store import Store, safe_file_name
 
 from .conftest import fixture, run_cli
 from .httpserver import LocalServer, Reply, Request, json_reply

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from decp_pipeline.readers.json_stream import JsonSyntaxError, NanRepair, iter_records, sniff_layout
+from decp_pipeline.exceptions import JsonSyntaxError
+from decp_pipeline.readers.json_stream import NanRepair, iter_records, sniff_layout
 from decp_pipeline.validation.files import FileValidation
 
 from .conftest import fixture

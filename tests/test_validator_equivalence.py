@@ -21,9 +21,10 @@ import xmlschema
 from lxml import etree
 
 from decp_pipeline.detect import xml_record_version
+from decp_pipeline.exceptions import XmlSyntaxError
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema, schema_path
 from decp_pipeline.readers.json_stream import iter_records, sniff_layout
-from decp_pipeline.readers.xml_stream import XmlReader, XmlSyntaxError
+from decp_pipeline.readers.xml_stream import XmlReader
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.json_records import json_validator
 from decp_pipeline.validation.xml_records import xml_validator

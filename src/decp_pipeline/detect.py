@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from lxml import etree
 
+from decp_pipeline.exceptions import NotDecpDataError
+
 Syntax = Literal["json", "xml"]
 
 # Fields that exist only in format 2022 (arrêtés du 22 décembre 2022): one of them is enough.
@@ -34,10 +36,6 @@ MARKERS_2022 = frozenset(
 MARKER_DGFIP = "urlProfilAcheteur"
 
 HEAD_SIZE = 512
-
-
-class NotDecpDataError(Exception):
-    """The file is neither JSON nor XML (an archive, an HTML page, plain text ...)."""
 
 
 def sniff_syntax(head: bytes) -> Syntax:

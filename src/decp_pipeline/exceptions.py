@@ -1,30 +1,149 @@
-"""The project's exceptions. The library raises them; the command line turns them into messages."""
+"""The project's one error hierarchy. The library raises these; the command line renders them, once.
+
+Every class carries the exit code of `decp` when such an error stops a command (docs/cli.md, "Errors", lists
+them; tests/test_exceptions.py checks that the table and this module agree). The codes are the contract's:
+`1` the command ran but something is wrong, `2` usage or configuration error, or an input given on the command
+line that cannot be used. The command line's group (cli/__init__.py) prints `Error: <message>`, one line on
+stderr, and exits with `exit_code`: no command catches a DecpError itself, and none shows a traceback.
+
+Most of these errors never reach the command line: a malformed file or a failed download is counted in the
+results of its source, and the run goes on. Their exit code tells what happens when one does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+EXIT_FAILED = 1  # the command ran but something is wrong
+EXIT_USAGE = 2  # usage or configuration error, or an input given on the command line that cannot be used
+GONE_STATUSES = frozenset({404, 410})  # HTTP statuses saying that a resource no longer exists
 
 
 class DecpError(Exception):
-    """Base class of every error the pipeline reports to a user instead of a traceback."""
+    """Base class of every error the pipeline reports to a user instead of a traceback.
+
+    Raised as such by `build.outputs.assemble` when a reused source's cached result is gone from the data dir.
+    """
+
+    exit_code: ClassVar[int] = EXIT_FAILED
+
+
+# -- usage and configuration: exit 2 ---------------------------------------------------------------------------
 
 
 class ConfigError(DecpError):
-    """Raised by `config.load_sources` when sources.yaml is unreadable or breaks its rules.
+    """Raised by `config.load_config` (and `parse_config`) when sources.yaml is unreadable or breaks its rules,
+    and by `Config.get` for an unknown source id.
 
     Carries every problem found, so that a user fixes the file in one go.
     """
+
+    exit_code = EXIT_USAGE
 
     def __init__(self, path: str, problems: list[str]) -> None:
         self.path = path
         self.problems = problems
         super().__init__(f"{path}: " + "; ".join(problems))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickled whole (worker processes)
+        return type(self), (self.path, self.problems)
 
-class MalformedFileError(DecpError):
-    """Raised by the readers when a file is not well-formed JSON or XML, or is refused (an XML DTD).
 
-    `line` and `column` are 1-based and locate the fault as precisely as the parser allows.
+class InputError(DecpError):
+    """An input given on the command line cannot be used: raised by `build.runner.parse_inputs` for a
+    `--input` that is not SOURCE_ID=PATH or whose path does not exist, and by `decp validate` for a directory.
     """
 
-    def __init__(self, message: str, line: int | None, column: int | None) -> None:
+    exit_code = EXIT_USAGE
+
+
+class DataDirError(DecpError):
+    """Raised by `fetch.store.Store` when the data dir cannot be used: not writable, locked by another run,
+    state written by a newer version, a broken state database."""
+
+    exit_code = EXIT_USAGE
+
+
+# -- the command ran, something is wrong: exit 1 ---------------------------------------------------------------
+
+
+class MalformedFileError(DecpError):
+    """A file is not DECP data that can be read: not well-formed JSON or XML, refused (an XML DTD), or of a
+    shape the pipeline does not read. The readers raise its subclasses; `decp validate` and `decp build` count
+    it against the file (an invalid file, a failed file) and go on.
+
+    `line` and `column` are 1-based and locate the fault as precisely as the parser allows (None: unknown).
+    """
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), (self.message, self.line, self.column)
+
+
+class NotDecpDataError(MalformedFileError):
+    """Raised by `detect.sniff_syntax`: the file is neither JSON nor XML (an archive, an HTML page, plain text,
+    an empty or UTF-16 file)."""
+
+
+class JsonSyntaxError(MalformedFileError):
+    """Raised by `readers.json_stream`: the file is not well-formed JSON (or nests too deeply to be parsed
+    safely); `offset` is the byte offset of the fault."""
+
+    def __init__(self, message: str, line: int, column: int, offset: int) -> None:
+        super().__init__(message, line, column)
+        self.offset = offset
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), (self.message, self.line, self.column, self.offset)
+
+
+class XmlSyntaxError(MalformedFileError):
+    """Raised by `readers.xml_stream.XmlReader`: the file is not well-formed XML, or is refused (it declares a
+    DTD)."""
+
+
+class FileReadError(MalformedFileError):
+    """Raised by `build.reading.RecordFile`: the file holds no DECP records in a shape the pipeline reads."""
+
+
+class FetchError(DecpError):
+    """Raised by the HTTP layer (`fetch.http`): a URL could not be fetched. `gone` is true when the server says
+    the resource no longer exists. The fetch runner records it against its source and goes on."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+        self.status = status
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        return f"{self.url}: {self.reason}"  # the reason grows as retries are made
+
+    @property
+    def gone(self) -> bool:
+        return self.status in GONE_STATUSES
+
+
+class OfflineError(FetchError):
+    """Raised by `fetch.http.HttpClient` when a request is attempted in --offline mode."""
+
+
+class CatalogError(DecpError):
+    """Raised by `fetch.kinds.dcat.parse_catalog`: a DCAT catalogue cannot be read (not well-formed RDF/XML or
+    Turtle, or it declares a DTD). The dcat kind records it against its source and goes on."""
+
+
+class ShrinkError(DecpError):
+    """Raised by `build.outputs.assemble`: the new outputs would hold far fewer contracts than the previous
+    ones (more than `build.max_shrink` fewer); they were not published and the previous ones stay."""
+
+
+class OutputError(DecpError):
+    """Raised by `build.outputs.assemble` and `decp build`: the outputs could not be written in --out (a full
+    disk, a folder that cannot be created or written, a file in the way); the outputs in place were kept."""

@@ -53,4 +53,5 @@ def schema_path(name: str) -> Path:
 def load_json_schema(name: str) -> dict[str, Any]:
     """The parsed JSON Schema file `name` (cached: schemas are read once per process)."""
     with schema_path(name).open(encoding="utf-8") as f:
-        return json.load(f)
+        schema: dict[str, Any] = json.load(f)
+    return schema

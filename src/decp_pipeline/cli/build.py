@@ -14,9 +14,8 @@ from decp_pipeline.cli.options import (
     verbosity_options,
 )
 from decp_pipeline.config import load_config
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import OutputError
 from decp_pipeline.fetch.store import Store
-from decp_pipeline.pipeline.assemble import ShrinkError
 from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
 
 COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
@@ -63,34 +62,31 @@ def build_command(
     Each record ends up in decp.json (valid against the 1.5 schema), in rejected.jsonl with its errors, or
     counted as a duplicate; report.json proves it per source. Prints a table of the counts.
 
-    Exit code: 0 everything was built, 1 a source or a file failed (the others were still built), 2 usage or
-    configuration error.
+    Exit code: 0 everything was built, 1 a source or a file failed (the others were still built) or the outputs
+    could not be written, 2 usage or configuration error.
     """
+    config = load_config(config_file)
+    for source_id in source_ids:
+        config.get(source_id)
+    inputs = parse_inputs(config, input_values)
     try:
-        config = load_config(config_file)
-        for source_id in source_ids:
-            config.get(source_id)
-        inputs = parse_inputs(config, input_values)
-        with Store(data_dir) as store:
-            store.start_run("build")
-            run = build(
-                config,
-                store,
-                Path(out),
-                source_ids,
-                inputs=inputs,
-                offline=offline,
-                force=force,
-                progress=progress_printer(),
-            )
-            exit_code = 0 if run.ok else 1
-            store.finish_run(exit_code)
-    except ShrinkError as e:
-        click.echo(f"Error: {e}", err=True)
-        raise SystemExit(1) from None
-    except DecpError as e:
-        click.echo(f"Error: {e}", err=True)
-        raise SystemExit(2) from None
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the output folder {out}/: {e.strerror or e}") from None
+    with Store(data_dir) as store:
+        store.start_run("build")
+        run = build(
+            config,
+            store,
+            Path(out),
+            source_ids,
+            inputs=inputs,
+            offline=offline,
+            force=force,
+            progress=progress_printer(),
+        )
+        exit_code = 0 if run.ok else 1
+        store.finish_run(exit_code)
     write_summary(run, out)
     raise SystemExit(exit_code)
 
@@ -111,7 +107,8 @@ def write_summary(run: BuildRun, out: str) -> None:
         click.echo(f"WARNING: {warning}")
     if assembly.unchanged:
         click.echo("Nothing changed since the last build: the outputs in place were kept (report.json renewed).")
-    rows = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
+    tables = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
     click.echo(
-        f"Outputs in {out}/: decp.json, rejected.jsonl, report.json, datapackage.json; tables (CSV and Parquet): {rows}"
+        f"Outputs in {out}/: decp.json, rejected.jsonl, report.json, datapackage.json; "
+        f"tables (CSV and Parquet): {tables}"
     )

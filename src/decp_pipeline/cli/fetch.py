@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -15,7 +16,6 @@ from decp_pipeline.cli.options import (
     verbosity_options,
 )
 from decp_pipeline.config import load_config
-from decp_pipeline.exceptions import DecpError
 from decp_pipeline.fetch.resources import SourceResult
 from decp_pipeline.fetch.runner import FetchRun, fetch_sources
 from decp_pipeline.fetch.store import Store
@@ -44,18 +44,14 @@ def fetch_command(
     Exit code: 0 everything was fetched, 1 a source or a resource failed (the others were still fetched),
     2 usage or configuration error.
     """
-    try:
-        config = load_config(config_file)
-        for source_id in source_ids:
-            config.get(source_id)
-        with Store(data_dir) as store:
-            store.start_run("fetch --offline" if offline else "fetch")
-            run = fetch_sources(config, store, source_ids, offline=offline, progress=progress_printer())
-            exit_code = 0 if run.ok else 1
-            store.finish_run(exit_code)
-    except DecpError as e:
-        click.echo(f"Error: {e}", err=True)
-        raise SystemExit(2) from None
+    config = load_config(config_file)
+    for source_id in source_ids:
+        config.get(source_id)
+    with Store(data_dir) as store:
+        store.start_run("fetch --offline" if offline else "fetch")
+        run = fetch_sources(config, store, source_ids, offline=offline, progress=progress_printer())
+        exit_code = 0 if run.ok else 1
+        store.finish_run(exit_code)
     if as_json:
         json.dump(run_as_json(run), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -95,7 +91,7 @@ def _write_problems(r: SourceResult) -> None:
             click.echo(f"NOTE {r.source}: {note}")
 
 
-def run_as_json(run: FetchRun) -> dict:
+def run_as_json(run: FetchRun) -> dict[str, Any]:
     return {
         "offline": run.offline,
         "ok": run.ok,

@@ -8,7 +8,6 @@ import click
 
 from decp_pipeline.cli.options import config_option, verbosity_options
 from decp_pipeline.config import load_config
-from decp_pipeline.exceptions import ConfigError
 
 COLUMNS = ("id", "kind", "format", "enabled", "priority", "name", "location")
 
@@ -19,13 +18,7 @@ COLUMNS = ("id", "kind", "format", "enabled", "priority", "name", "location")
 @verbosity_options
 def sources_command(config_file: str | None, as_json: bool) -> None:
     """List the sources of the configuration, with where their data lives."""
-    try:
-        config = load_config(config_file)
-    except ConfigError as e:
-        click.echo(f"Error: configuration {e.path}:", err=True)
-        for problem in e.problems:
-            click.echo(f"  - {problem}", err=True)
-        raise SystemExit(2) from None
+    config = load_config(config_file)
     if as_json:
         document = {
             "config": config.path,

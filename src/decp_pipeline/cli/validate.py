@@ -12,6 +12,7 @@ import click
 
 from decp_pipeline.cli.options import verbosity, verbosity_options
 from decp_pipeline.config import SCHEMA_VERSIONS
+from decp_pipeline.exceptions import InputError
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.report import write_json, write_text
 
@@ -38,19 +39,12 @@ def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool)
     """
     for path in files:
         if os.path.isdir(path):
-            click.echo(f"Error: {path} is a directory; give the files inside it (e.g. {path}/*.json)", err=True)
-            raise SystemExit(2)
+            raise InputError(f"{path} is a directory; give the files inside it (e.g. {path}/*.json)")
     terminal = _TerminalProgress() if sys.stderr.isatty() and verbosity() >= 0 else None
     validations = (FileValidation(path, schema_version, _progress(path, terminal)) for path in files)
     write = write_json if as_json else write_text
-    try:
-        totals = write(validations, terminal.wrap(sys.stdout) if terminal else sys.stdout)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader went away (`decp validate big.json | head`): stop quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(1) from None
+    totals = write(validations, terminal.wrap(sys.stdout) if terminal else sys.stdout)
+    sys.stdout.flush()  # a reader gone away (`decp validate big.json | head`) is the command line's (cli/__init__.py)
     raise SystemExit(totals.exit_code)
 
 
@@ -80,7 +74,7 @@ class _TerminalProgress:
             sys.stderr.flush()
             self.shown = False
 
-    def wrap(self, out: TextIO) -> TextIO:
+    def wrap(self, out: TextIO) -> io.TextIOBase:
         progress = self
 
         class Clearing(io.TextIOBase):

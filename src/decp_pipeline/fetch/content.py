@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from decp_pipeline.detect import NotDecpDataError, sniff_syntax
+from decp_pipeline.detect import sniff_syntax
+from decp_pipeline.exceptions import NotDecpDataError
 
 _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 _RDF_XML = re.compile(rb"<([A-Za-z_][\w.-]*:)?RDF[\s>]")

@@ -22,42 +22,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from decp_pipeline import __version__
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import GONE_STATUSES, FetchError, OfflineError
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 USER_AGENT = f"decp-pipeline/{__version__} (DECP consolidation; python-requests/{requests.__version__})"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-GONE_STATUSES = frozenset({404, 410})
 CHUNK_SIZE = 1024 * 1024
 API_MAX_SIZE = 64 * 1024 * 1024  # an API answer (JSON listing) bigger than this is refused
-
-
-class FetchError(DecpError):
-    """A URL could not be fetched. `gone` is true when the server says the resource no longer exists."""
-
-    def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False) -> None:
-        super().__init__(f"{url}: {reason}")
-        self.url = url
-        self.reason = reason
-        self.status = status
-        self.retryable = retryable
-
-    def __str__(self) -> str:
-        return f"{self.url}: {self.reason}"  # the reason grows as retries are made
-
-    @property
-    def gone(self) -> bool:
-        return self.status in GONE_STATUSES
-
-
-class OfflineError(FetchError):
-    """A request was attempted in --offline mode."""
 
 
 @dataclass(frozen=True)
@@ -234,7 +213,7 @@ class HttpClient:
             headers["If-Modified-Since"] = last_modified
         return self._body_retries(url, lambda: self._download_once(url, destination, headers, check))
 
-    def _body_retries(self, url: str, once: Callable[[], Any]) -> Any:
+    def _body_retries(self, url: str, once: Callable[[], T]) -> T:
         """Retry `once` when reading the body failed in a retryable way (statuses are retried by _response)."""
         attempt = 0
         while True:

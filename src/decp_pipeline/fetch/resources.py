@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from decp_pipeline.fetch.http import FetchError, HeadCheck, HttpClient
+from decp_pipeline.exceptions import FetchError
+from decp_pipeline.fetch.http import HeadCheck, HttpClient
 from decp_pipeline.fetch.store import CachedResource, Store, replace_file
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import DataDirError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -73,10 +73,6 @@ SCHEMA_VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 KEEP_SUFFIXES = (".json", ".xml", ".ttl", ".rdf", ".jsonld", ".nt", ".n3")
 MAX_STEM = 80
-
-
-class DataDirError(DecpError):
-    """The data dir cannot be used (not writable, locked by another run, state from a newer version)."""
 
 
 def now() -> str:

@@ -422,7 +422,7 @@ class _AbsentType:
 _ABSENT: Any = _AbsentType()
 
 
-class _NoTally(Counter):
+class _NoTally(Counter[str]):
     """The tally of a normalizer outside a call: counting in it is a bug."""
 
     def __missing__(self, key: str) -> int:

@@ -115,7 +115,7 @@ class Normalizer2022(Normalizer15):
                 LIST_UNWRAPPED.count(self._tally)
         if not isinstance(value, list):
             return value
-        result = []
+        result: list[Any] = []
         for item in value:
             if isinstance(item, dict) and set(item) == {item_key}:
                 inner = item[item_key]

@@ -46,7 +46,7 @@ def element_to_dict(element: etree._Element) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, _Repeated) else v for k, v in result.items()}
 
 
-class _Repeated(list):
+class _Repeated(list[Any]):
     """A list made from a repeated element (as opposed to a list container)."""
 
 

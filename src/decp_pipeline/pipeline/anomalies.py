@@ -105,18 +105,6 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
 Fact = Literal["day", "amount"]
 
 
@@ -258,8 +246,8 @@ class Run:
     """The run's settings that run-dependent anomalies compare with: the day of the build, the ceiling."""
 
     def __init__(self, today: datetime.date | None = None, max_amount: float = DEFAULT_MAX_AMOUNT) -> None:
-        self.today = (today or datetime.date.today()).isoformat()
-        self.max_amount = max_amount
+        self.today: str = (today or datetime.date.today()).isoformat()
+        self.max_amount: float = max_amount
 
     def check(self, contract: Contract) -> list[str]:
         """Every anomaly code of a contract, in catalogue order."""

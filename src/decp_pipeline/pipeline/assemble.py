@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
 from decp_pipeline.pipeline.plan import Stage, make_plan
@@ -33,10 +33,6 @@ from decp_pipeline.pipeline.writers.tables import TableOutput, anomalies_of_the_
 
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
-
-
-class ShrinkError(DecpError):
-    """The new outputs would hold far fewer contracts than the previous ones: they were not published."""
 
 
 def assemble(
@@ -103,10 +99,6 @@ def assemble(
             if leftover.is_file():
                 leftover.unlink()
     return assembly
-
-
-class OutputError(DecpError):
-    """The outputs could not be written: nothing was published."""
 
 
 def _publish(temporary: dict[str, Path], out: Path) -> None:

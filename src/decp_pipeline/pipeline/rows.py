@@ -4,6 +4,7 @@ its file is read and cached beside its normalized records as Arrow fragments."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,7 @@ def _same(value: Any) -> Any:
     return value
 
 
-CONVERT = {
+CONVERT: dict[Any, Callable[[Any], Any]] = {
     TEXT: _text,
     NUMBER: _number,
     INTEGER: _integer,
@@ -151,7 +152,7 @@ class FragmentWriter:
         self.fragments = self.lanes[valid]
         record, kind, modifications = contract.flat, contract.kind, contract.modifications
         buyer_key, holders_key = BUYER_KEY[kind], HOLDERS_KEY[kind]
-        place = record.get("lieuExecution") if isinstance(record.get("lieuExecution"), dict) else {}
+        place = found if isinstance(found := record.get("lieuExecution"), dict) else {}
         row = {
             **record,
             "uid": uid,
@@ -204,7 +205,7 @@ class FragmentWriter:
             for act in record.get(acts) or []:
                 if not isinstance(act, dict):
                     continue
-                contractor = act.get("sousTraitant") if isinstance(act.get("sousTraitant"), dict) else {}
+                contractor = found if isinstance(found := act.get("sousTraitant"), dict) else {}
                 self.fragments["actes_sous_traitance"].add(
                     {
                         **act,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decp_pipeline.config import Config, Source
-from decp_pipeline.exceptions import DecpError
+from decp_pipeline.exceptions import InputError
 from decp_pipeline.fetch.runner import fetch_sources
 from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
@@ -19,10 +19,6 @@ from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
 from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files
-
-
-class InputError(DecpError):
-    """A --input option names an unknown source or a path that does not exist."""
 
 
 @dataclass

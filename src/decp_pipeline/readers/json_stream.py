@@ -24,7 +24,7 @@ import ijson
 import orjson
 from ijson.utils import sendable_list
 
-from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.exceptions import JsonSyntaxError
 
 CHUNK_SIZE = 1 << 16
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -34,14 +34,6 @@ Shape = Literal["marches-list", "marches-object", "list", "record", "other"]
 # Keys that only a contract record has at its top level: a root object with them is a bare record.
 RECORD_KEYS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "concessionnaires", "_type"})
 LIST_KEYS_2022 = ("marche", "contrat-concession")
-
-
-class JsonSyntaxError(MalformedFileError):
-    """The file is not well-formed JSON; `offset` is the byte offset of the fault."""
-
-    def __init__(self, message: str, line: int, column: int, offset: int) -> None:
-        super().__init__(message, line, column)
-        self.offset = offset
 
 
 @dataclass
@@ -246,7 +238,7 @@ def iter_records(path: str, layout: JsonLayout, nan: NanRepair | None = None) ->
     for prefix, kind in layout.lists or [("\x00none", None)]:  # a prefix that never matches still checks syntax
         with open_json(path) as f:
             start = f.tell()
-            counted = _CountingReader(nan.wrap(f) if nan else f)  # type: ignore[arg-type]
+            counted = _CountingReader(nan.wrap(f) if nan else f)
             try:
                 for record in ijson.items(counted, prefix, use_float=True):
                     yield kind, record

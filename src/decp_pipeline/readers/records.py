@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_dict_version
-from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.detect import HEAD_SIZE, json_record_version, sniff_syntax, xml_dict_version
+from decp_pipeline.exceptions import FileReadError, NotDecpDataError
 from decp_pipeline.normalize.dume import row_to_2022
 from decp_pipeline.normalize.xml_records import element_to_dict
 from decp_pipeline.readers.json_stream import NanRepair, iter_records, sniff_layout
@@ -35,10 +35,6 @@ class RawRecord:
     kind: str | None  # the element or 2022 list it came from, when the file says
     data: Any
     version: str  # "1.5", "1.5-dgfip" or "2.0", detected from the record
-
-
-class FileReadError(MalformedFileError):
-    """The file holds no DECP records in a shape the pipeline reads."""
 
 
 READERS = ("auto", "json", "xml", "dume-api")

@@ -16,15 +16,11 @@ from typing import BinaryIO
 
 from lxml import etree
 
-from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.exceptions import XmlSyntaxError
 
 RECORD_TAGS = ("marche", "contrat-concession")
 _POSITION = re.compile(r",? line \d+, column \d+$")
 ROOT_TAG = "marches"
-
-
-class XmlSyntaxError(MalformedFileError):
-    """The file is not well-formed XML, or is refused (it declares a DTD)."""
 
 
 @dataclass
@@ -43,7 +39,7 @@ def local_tag(tag: str) -> str:
 
 
 def local_name(element: etree._Element) -> str:
-    return local_tag(element.tag)
+    return local_tag(str(element.tag))  # a str already (a QName's str is `{namespace}name`)
 
 
 class XmlReader:

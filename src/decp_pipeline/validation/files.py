@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from decp_pipeline.detect import HEAD_SIZE, NotDecpDataError, json_record_version, sniff_syntax, xml_record_version
-from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.detect import HEAD_SIZE, json_record_version, sniff_syntax, xml_record_version
+from decp_pipeline.exceptions import MalformedFileError, NotDecpDataError
 from decp_pipeline.readers.json_stream import JsonLayout, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
 from decp_pipeline.validation.json_records import FieldError, json_validator
@@ -200,6 +200,7 @@ class FileValidation:
                     root_checked = True
                     yield from self._xml_root(reader)
                 if item.kind is None:
+                    assert reader.root is not None  # XmlReader sets it before its first item
                     if local_name(reader.root) in (ROOT_TAG, *RECORD_TAGS):
                         yield self._file_problem(
                             f"unexpected element <{item.local_name}>: <marches> holds only <marche> and "
@@ -233,13 +234,15 @@ class FileValidation:
                 yield self._file_problem(error.message, error.rule, local_name(reader.root), line=error.line)
 
     def _xml_root(self, reader: XmlReader) -> Iterator[Problem]:
-        name = local_name(reader.root)
+        root = reader.root
+        assert root is not None  # called once the reader has met the root
+        name = local_name(root)
         if name not in (ROOT_TAG, *RECORD_TAGS):
             yield self._file_problem(
                 f"root element <{name}> is not a DECP element: expected <marches>",
                 "element",
                 name,
-                line=reader.root.sourceline,
+                line=root.sourceline,
             )
 
     def _xml_record(self, ordinal: int, element: Any, version: str) -> list[Problem]:

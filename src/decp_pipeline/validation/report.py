@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Protocol
 
 from decp_pipeline.official_schemas import VERSIONS
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.problems import FileResult
+
+
+class TextOut(Protocol):
+    """Where a report is written: stdout, or anything with its `write` (cli/validate.py's progress clearer)."""
+
+    def write(self, text: str, /) -> int: ...
 
 
 @dataclass
@@ -77,7 +83,7 @@ def _records(n: int) -> str:
     return f"{n:,} record" + ("" if n == 1 else "s")
 
 
-def write_text(validations: Iterable[FileValidation], out: TextIO) -> Totals:
+def write_text(validations: Iterable[FileValidation], out: TextOut) -> Totals:
     totals = Totals()
     for validation in validations:
         for problem in validation:
@@ -88,7 +94,7 @@ def write_text(validations: Iterable[FileValidation], out: TextIO) -> Totals:
     return totals
 
 
-def write_json(validations: Iterable[FileValidation], out: TextIO) -> Totals:
+def write_json(validations: Iterable[FileValidation], out: TextOut) -> Totals:
     """One JSON document, written as it goes: a file's problems first, then its verdict."""
     totals = Totals()
     out.write('{"files": [')

@@ -66,7 +66,7 @@ class XmlRecordValidator:
     def validate_root(self, root: etree._Element) -> list[XmlFieldError]:
         """Check the root <marches> itself (its attributes), its records being checked one by one."""
         shell = etree.Element(root.tag, attrib=dict(root.attrib), nsmap=root.nsmap)
-        shell.sourceline = root.sourceline
+        shell.sourceline = root.sourceline  # type: ignore[misc]  # settable in lxml; types-lxml says read-only
         if self._schema.validate(etree.ElementTree(shell)):
             return []
         return [self._error(entry) for entry in self._schema.error_log]

@@ -50,8 +50,8 @@ def type_hints(xsd_file: str) -> dict[tuple[str, str], str]:
     for element in tree.iter(f"{XS}element"):
         name = element.get("name")
         words = _describe(element) if name else None
-        if words is None:
+        if not name or words is None:
             continue
-        parent = next((a.get("name") for a in element.iterancestors(f"{XS}element") if a.get("name")), "")
+        parent = next((n for a in element.iterancestors(f"{XS}element") if (n := a.get("name"))), "")
         hints[(parent, name)] = words
     return hints

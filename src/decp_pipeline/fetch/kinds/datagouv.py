@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from decp_pipeline.config import Source
+from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.content import check_decp_data
-from decp_pipeline.fetch.http import FetchError
 from decp_pipeline.fetch.resources import (
     FetchContext,
     Resource,

@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from decp_pipeline.config import Source
+from decp_pipeline.exceptions import CatalogError, FetchError
 from decp_pipeline.fetch.content import check_catalog, check_decp_data, is_turtle
-from decp_pipeline.fetch.http import FetchError
 from decp_pipeline.fetch.resources import FetchContext, Resource, SourceResult, fetch_resource
 
 DCAT = "http://www.w3.org/ns/dcat#"
@@ -31,10 +31,6 @@ URL_PROPERTIES = frozenset({"accessURL", "downloadURL", "resource", "ressource"}
 FORMAT_PROPERTIES = frozenset({"format", "mediaType", "MediaTypeOrExtent", "MediaType", "label", "value"})
 RDF_RESOURCE = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}resource"
 _DECLARATION = re.compile(rb"^(\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"'][^>]*\?>")
-
-
-class CatalogError(ValueError):
-    """The catalogue cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +114,7 @@ def _urls(scope: etree._Element) -> list[str]:
 
 
 def _formats(scope: etree._Element) -> str:
-    parts = []
+    parts: list[str] = []
     for e in scope.iter():
         if _local(e) in FORMAT_PROPERTIES:
             parts.extend(v for v in (e.get(RDF_RESOURCE), e.text) if v)

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 
 from decp_pipeline.config import Source
-from decp_pipeline.fetch.http import FetchError
+from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 
@@ -86,14 +86,16 @@ class DumeQuery:
             raise FetchError(self.url, "unexpected answer: 'donneesEssentielles' is not a list")
         return [r for r in rows if isinstance(r, dict)]
 
-    def rows_by_day(self, start: date, end: date, filters: dict[str, str] | None = None) -> dict[date, list[dict]]:
+    def rows_by_day(
+        self, start: date, end: date, filters: dict[str, str] | None = None
+    ) -> dict[date, list[dict[str, Any]]]:
         """Every row published between start and end (inclusive), filed by day, splitting capped queries."""
         filters = filters or {}
         rows = self.ask(start, end, filters)
         if len(rows) < CAP:
             if start == end:
                 return {start: rows}
-            by_day: dict[date, list[dict]] = {}
+            by_day: dict[date, list[dict[str, Any]]] = {}
             for row in rows:
                 day = _publication_day(row)
                 if day is None or not start <= day <= end:
@@ -107,7 +109,7 @@ class DumeQuery:
             return first | self.rows_by_day(middle + timedelta(days=1), end, filters)
         for name, values in partitions():
             if name not in filters:
-                merged: list[dict] = []
+                merged: list[dict[str, Any]] = []
                 for value in values:
                     merged.extend(self.rows_by_day(start, end, {**filters, name: value}).get(start, []))
                 return {start: merged}
@@ -124,7 +126,7 @@ def _publication_day(row: dict[str, Any]) -> date | None:
         return None
 
 
-def _unique(rows: list[dict]) -> list[dict]:
+def _unique(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows without the repeats that overlapping queries can bring (same referenceUnique, same content)."""
     seen: set[bytes] = set()
     kept = []
@@ -205,7 +207,7 @@ def _fail_day(ctx: FetchContext, source: Source, key: str, reason: str, result: 
     ctx.progress(f"{source.id}: FAILED {reason}")
 
 
-def _save_day(ctx: FetchContext, source: Source, key: str, rows: list[dict], result: SourceResult) -> None:
+def _save_day(ctx: FetchContext, source: Source, key: str, rows: list[dict[str, Any]], result: SourceResult) -> None:
     day = date.fromisoformat(key.rpartition("#")[2])
     content = json.dumps({"donneesEssentielles": rows}, ensure_ascii=False, indent=1).encode("utf-8")
     sha1 = hashlib.sha1(content, usedforsecurity=False).hexdigest()
