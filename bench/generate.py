@@ -32,7 +32,8 @@ from typing import Any
 import orjson
 from lxml import etree
 
-from decp_pipeline.normalize.decp15 import Normalizer15, kind_of
+from decp_pipeline.models.contract import kind_of
+from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.validation.json_records import json_validator
 

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from decp_pipeline.normalize.decp2022 import Normalizer2022, flat_view
+from decp_pipeline.models.contract import flat_view
+from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.json_records import json_validator
 

@@ -15,7 +15,7 @@ from typing import Any, Final, Literal
 
 import orjson
 
-from decp_pipeline.normalize.decp2022 import flat_view
+from decp_pipeline.normalize.labels import fold
 
 Kind = Literal["marche", "contrat-concession"]
 # Where the record was read from and how it is published: "1.5" (decp.json) or "2.0" (format 2022).
@@ -27,6 +27,43 @@ BUYER_KEY: Final = {"marche": "acheteur", "contrat-concession": "autoriteConceda
 HOLDERS_KEY: Final = {"marche": "titulaires", "contrat-concession": "concessionnaires"}
 AMOUNT_KEY: Final = {"marche": "montant", "contrat-concession": "valeurGlobale"}
 SIGNED_KEY: Final = {"marche": "dateNotification", "contrat-concession": "dateSignature"}
+
+
+# Format 2022: lists whose items are wrapped (`"titulaires": [{"titulaire": {...}}]`), with their wrapper key.
+WRAPPED_LISTS = {
+    "titulaires": "titulaire",
+    "modifications": "modification",
+    "concessionnaires": "concessionnaire",
+    "actesSousTraitance": "acteSousTraitance",
+    "modificationsActesSousTraitance": "modificationActeSousTraitance",
+    "donneesExecution": "donneesAnnuelles",
+    "tarifs": "tarif",
+}
+# Objects holding one list of values.
+VALUE_LISTS = {
+    "techniques": "technique",
+    "modalitesExecution": "modaliteExecution",
+    "typesPrix": "typePrix",
+    "considerationsSociales": "considerationSociale",
+    "considerationsEnvironnementales": "considerationEnvironnementale",
+}
+
+
+def kind_of(record: Any, hint: str | None = None) -> Kind:
+    """marche or contrat-concession: the element or list the record came from (`hint`), else its `_type` (in
+    any case, with or without accents), else, when it has no `_type`, its buyer's or winners' key. A record
+    with another `_type` is a marché (real flattened exports write `"_type": "test"`, and have marché fields)."""
+    if hint in KINDS:
+        return "marche" if hint == "marche" else "contrat-concession"
+    if not isinstance(record, dict):
+        return "marche"
+    declared = record.get("_type")
+    folded = fold(declared) if isinstance(declared, str) else None
+    if folded == "contrat de concession":
+        return "contrat-concession"
+    if declared is None and ("autoriteConcedante" in record or "concessionnaires" in record):
+        return "contrat-concession"
+    return "marche"
 
 
 def buyer_siret(record: dict[str, Any], kind: str) -> str | None:
@@ -50,6 +87,37 @@ def digest_of(record: dict[str, Any]) -> bytes:
     """The identity of a record's content, whatever source published it (so `source` is left out)."""
     content = {k: v for k, v in record.items() if k != "source"}
     return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
+
+
+def flat_view(record: dict[str, Any], kind: str) -> dict[str, Any]:
+    """A 2022 record in the 1.x shape (plain lists, `_type`), for consolidation, quality checks and tables.
+
+    Multi-valued fields (`techniques`, `typesPrix` ...) become texts joined by "; ", their values kept as lists
+    under `_lists` (for the `listes` table). Never written out as a record: decp-2022.json keeps the 2022 shape.
+    """
+    view = _flat(record)
+    view["_type"] = "Contrat de concession" if kind == "contrat-concession" else "Marché"
+    view["_lists"] = {
+        key: value[VALUE_LISTS[key]]
+        for key, value in record.items()
+        if key in VALUE_LISTS and isinstance(value, dict) and isinstance(value.get(VALUE_LISTS[key]), list)
+    }
+    return view
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {}
+    for key, value in record.items():
+        if key in WRAPPED_LISTS and isinstance(value, list):
+            item_key = WRAPPED_LISTS[key]
+            items = [i[item_key] if isinstance(i, dict) and item_key in i else i for i in value]
+            view[key] = [_flat(i) if isinstance(i, dict) else i for i in items]
+        elif key in VALUE_LISTS and isinstance(value, dict):
+            values = value.get(VALUE_LISTS[key])
+            view[key] = "; ".join(map(str, values)) if isinstance(values, list) else values
+        else:
+            view[key] = value
+    return view
 
 
 def _day(value: Any) -> str | None:

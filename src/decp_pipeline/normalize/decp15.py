@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter
-from functools import cache, lru_cache
 from typing import Any
 
+from decp_pipeline.models.contract import TYPE_OF
 from decp_pipeline.normalize.fixes import (
     ABSENT_VALUE,
     CPV_LEADING_ZERO,
@@ -39,64 +38,21 @@ from decp_pipeline.normalize.fixes import (
     VALUE_TRIMMED,
     Tally,
 )
-from decp_pipeline.official_schemas import VERSIONS, load_json_schema
+from decp_pipeline.normalize.labels import (
+    ABSENT,
+    DATE_FIELDS,
+    DOTTED_PARENTS,
+    KNOWN_LABELS,
+    LIST_FIELDS,
+    NUMBER_FIELDS,
+    PROCEDURES_14,
+    PROCEDURES_14_FOLDED,
+    SIRET_HOLDERS,
+    TEXT_FIELDS,
+    enums,
+    fold,
+)
 
-KIND_TYPES = {"marche": "Marché", "contrat-concession": "Contrat de concession"}
-BUYER_KEY = {"marche": "acheteur", "contrat-concession": "autoriteConcedante"}
-HOLDERS_KEY = {"marche": "titulaires", "contrat-concession": "concessionnaires"}
-ABSENT = frozenset({"", "NC", "nc", "N/C", "n/c"})
-
-# The list fields of format 1.x and the wrapper key of their items in the XML-like shape.
-LIST_FIELDS = {
-    "titulaires": "titulaire",
-    "modifications": "modification",
-    "concessionnaires": "concessionnaire",
-    "donneesExecution": "donneesAnnuelles",
-    "tarifs": "tarif",
-}
-NUMBER_FIELDS = frozenset(
-    {"montant", "valeurGlobale", "montantSubventionPublique", "depensesInvestissement", "tarif", "dureeMois"}
-)
-TEXT_FIELDS = frozenset(
-    {"id", "codeCPV", "code", "nom", "denominationSociale", "objet", "intituleTarif", "objetModification"}
-)
-# Objects that flattened exports write as dotted keys (`acheteur.id`).
-DOTTED_PARENTS = frozenset({"acheteur", "autoriteConcedante", "lieuExecution"})
-# Objects whose `id` is a SIRET (or another company identifier).
-SIRET_HOLDERS = frozenset({"acheteur", "autoriteConcedante", "titulaires", "concessionnaires"})
-DATE_FIELDS = frozenset(
-    {
-        "dateNotification",
-        "datePublicationDonnees",
-        "dateSignature",
-        "dateDebutExecution",
-        "dateNotificationModification",
-        "datePublicationDonneesModification",
-        "dateSignatureModification",
-        "datePublicationDonneesExecution",
-    }
-)
-PROCEDURES_14 = {
-    "Marché négocié sans publicité ni mise en concurrence préalable": (
-        "Marché passé sans publicité ni mise en concurrence préalable"
-    ),
-    "Marché public négocié sans publicité ni mise en concurrence préalable": (
-        "Marché passé sans publicité ni mise en concurrence préalable"
-    ),
-    "Procédure concurrentielle avec négociation": "Procédure avec négociation",
-    "Procédure négociée avec mise en concurrence préalable": "Procédure avec négociation",
-}
-# Other spellings met in real files, by folded form (see `fold`), for each enumerated field.
-KNOWN_LABELS = {
-    "typeIdentifiant": {
-        "tva intracommunautaire": "TVA",
-        "tva_intracommunautaire": "TVA",
-        "tva-intracommunautaire": "TVA",
-        "hors_ue": "HORS-UE",
-        "hors ue": "HORS-UE",
-        "frw": "FRWF",
-    },
-}
 _DATE_ISO = re.compile(r"^\d{4}-[01]\d-[0-3]\d([+-][0-2]\d:[0-5]\dZ?)?$")
 _DATE_LOOSE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(([+-][0-2]\d:[0-5]\dZ?)?)$")
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -104,39 +60,6 @@ _DATE_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$")
 _NUMBER_FR = re.compile(r"^-?\d{1,3}([ \u00a0\u202f]\d{3})*(,\d+)?$|^-?\d+,\d+$")
 _DIGITS_WITH_SPACES = re.compile(r"^\d[\d \u00a0\u202f]*\d$")
-
-
-@lru_cache(maxsize=4096)
-def fold(text: str) -> str:
-    """Lower case, without accents, spaces collapsed: the form enum labels are compared in (cached: the same
-    few labels come back in every record)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(bare.lower().replace("’", "'").split())
-
-
-PROCEDURES_14_FOLDED = {fold(label): new for label, new in PROCEDURES_14.items()}
-
-
-@cache
-def enums(version: str = "1.5") -> dict[tuple[str, str], dict[str, str]]:
-    """For each (record kind, field name): folded label → official label, from the official schema itself."""
-    definitions = load_json_schema(VERSIONS[version].json_schema)["definitions"]
-    found: dict[tuple[str, str], dict[str, str]] = {}
-
-    def walk(node: Any, kind: str, name: str) -> None:
-        if isinstance(node, dict):
-            if "enum" in node:
-                found[(kind, name)] = {fold(v): v for v in node["enum"]}
-            for key, value in node.items():
-                walk(value, kind, name if key in ("properties", "items", "definitions") else key)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value, kind, name)
-
-    for kind in ("marche", "contrat-concession"):
-        walk(definitions[kind], kind, "")
-    return found
 
 
 class Normalizer15:
@@ -150,7 +73,7 @@ class Normalizer15:
     def __init__(self) -> None:
         self._enums = enums(self.VERSION)
         # Per record kind: the enumerated fields, and for each the official labels as they are spelled.
-        self._enum_fields = {kind: frozenset(k for c, k in self._enums if c == kind) for kind in KIND_TYPES}
+        self._enum_fields = {kind: frozenset(k for c, k in self._enums if c == kind) for kind in TYPE_OF}
         self._official = {field: frozenset(labels.values()) for field, labels in self._enums.items()}
         self._xml = False
         self._tally: Tally = _NO_TALLY  # the tally of the call in progress (normalize)
@@ -403,7 +326,7 @@ class Normalizer15:
         return value
 
     def _type(self, record: dict[str, Any], kind: str) -> None:
-        expected = KIND_TYPES[kind]
+        expected = TYPE_OF[kind]
         current = record.get("_type")
         if current is None:
             if not self._xml:
@@ -430,22 +353,3 @@ class _NoTally(Counter[str]):
 
 
 _NO_TALLY: Tally = _NoTally()
-
-
-def kind_of(record: Any, hint: str | None = None) -> str:
-    """marche or contrat-concession: the element or list the record came from, else what it says of itself."""
-    if hint in KIND_TYPES:
-        return hint
-    if isinstance(record, dict):
-        declared = record.get("_type")
-        if isinstance(declared, str) and fold(declared) == fold("Contrat de concession"):
-            return "contrat-concession"
-        if declared is None and ("autoriteConcedante" in record or "concessionnaires" in record):
-            return "contrat-concession"
-    return "marche"
-
-
-def buyer_siret(record: dict[str, Any], kind: str) -> str | None:
-    buyer = record.get(BUYER_KEY[kind])
-    value = buyer.get("id") if isinstance(buyer, dict) else None
-    return value if isinstance(value, str) else None

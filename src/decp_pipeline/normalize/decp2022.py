@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from decp_pipeline.models.contract import VALUE_LISTS, WRAPPED_LISTS
 from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.fixes import (
     BOOLEAN_FROM_TEXT,
@@ -22,24 +23,6 @@ from decp_pipeline.normalize.fixes import (
 )
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 
-# Lists of wrapped items, and the wrapper key of their items.
-WRAPPED_LISTS = {
-    "titulaires": "titulaire",
-    "modifications": "modification",
-    "concessionnaires": "concessionnaire",
-    "actesSousTraitance": "acteSousTraitance",
-    "modificationsActesSousTraitance": "modificationActeSousTraitance",
-    "donneesExecution": "donneesAnnuelles",
-    "tarifs": "tarif",
-}
-# Objects holding one list of values.
-VALUE_LISTS = {
-    "techniques": "technique",
-    "modalitesExecution": "modaliteExecution",
-    "typesPrix": "typePrix",
-    "considerationsSociales": "considerationSociale",
-    "considerationsEnvironnementales": "considerationEnvironnementale",
-}
 # Names of the 2.0.0 draft (fcp tag 2.0.0, March 2023), which files were produced against: singular value
 # lists at the top level, and longer sub-contracting modification date names.
 DRAFT_VALUE_LISTS = {"technique": "techniques", "modaliteExecution": "modalitesExecution", "typePrix": "typesPrix"}
@@ -177,34 +160,3 @@ class Normalizer2022(Normalizer15):
                 BOOLEAN_FROM_TEXT.count(self._tally)
             return value.lower() in TRUE
         return value
-
-
-def flat_view(record: dict[str, Any], kind: str) -> dict[str, Any]:
-    """A 2022 record in the 1.x shape (plain lists, `_type`), for consolidation, quality checks and tables.
-
-    Multi-valued fields (`techniques`, `typesPrix` ...) become texts joined by "; ", their values kept as lists
-    under `_lists` (for the `listes` table). Never written out as a record: decp-2022.json keeps the 2022 shape.
-    """
-    view = _flat(record)
-    view["_type"] = "Contrat de concession" if kind == "contrat-concession" else "Marché"
-    view["_lists"] = {
-        key: value[VALUE_LISTS[key]]
-        for key, value in record.items()
-        if key in VALUE_LISTS and isinstance(value, dict) and isinstance(value.get(VALUE_LISTS[key]), list)
-    }
-    return view
-
-
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    view: dict[str, Any] = {}
-    for key, value in record.items():
-        if key in WRAPPED_LISTS and isinstance(value, list):
-            item_key = WRAPPED_LISTS[key]
-            items = [i[item_key] if isinstance(i, dict) and item_key in i else i for i in value]
-            view[key] = [_flat(i) if isinstance(i, dict) else i for i in items]
-        elif key in VALUE_LISTS and isinstance(value, dict):
-            values = value.get(VALUE_LISTS[key])
-            view[key] = "; ".join(map(str, values)) if isinstance(values, list) else values
-        else:
-            view[key] = value
-    return view

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from decp_pipeline.models.contract import Contract, uid_of
-from decp_pipeline.normalize.decp15 import Normalizer15, kind_of
+from decp_pipeline.models.contract import Contract, kind_of, uid_of
+from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
 from decp_pipeline.normalize.hooks import FileContext, hooks_for

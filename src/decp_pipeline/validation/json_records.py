@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema_rs
 
+from decp_pipeline.models.contract import kind_of
 from decp_pipeline.official_schemas import VERSIONS, SchemaVersion, load_json_schema
 from decp_pipeline.validation.messages import explain, join_path, pointer
 
@@ -37,17 +38,6 @@ class FieldError:
     @property
     def pointer(self) -> str:
         return pointer(self.path)
-
-
-def kind_of_15(record: Any) -> str:
-    """Which 1.5 definition a record was meant for: its `_type`, else its buyer key, else marché."""
-    if isinstance(record, dict):
-        declared = record.get("_type")
-        if declared == "Contrat de concession":
-            return "contrat-concession"
-        if declared != "Marché" and ("autoriteConcedante" in record or "concessionnaires" in record):
-            return "contrat-concession"
-    return "marche"
 
 
 class JsonRecordValidator:
@@ -72,7 +62,7 @@ class JsonRecordValidator:
 
     def kind_of(self, record: Any, listed_kind: str | None) -> str:
         """The record's kind: the 2022 list it came from, or what a 1.5 record says of itself."""
-        return listed_kind if listed_kind in KINDS else kind_of_15(record)
+        return kind_of(record, listed_kind)
 
     def is_valid(self, record: Any, kind: str) -> bool:
         if self._any is not None:
