@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from decp_pipeline.exceptions import FetchError
-from decp_pipeline.fetch.http import HeadCheck, HttpClient
+from decp_pipeline.fetch.http import Download, HeadCheck, HttpClient
 from decp_pipeline.fetch.store import CachedResource, Store, replace_file
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,7 @@ def fetch_resource(
     cached = store.cached(source, resource.url)
     have_file = store.has_file(cached)
     if have_file and cached and unchanged_in_catalogue(resource, cached):
-        store.record_unchanged(
-            source, resource.url, remote_checksum=resource.checksum, remote_modified=resource.modified
-        )
+        _unchanged(store, source, resource)
         result.unchanged += 1
         store.log(source, resource.url, "unchanged", "catalogue checksum or date unchanged")
         return
@@ -115,19 +114,10 @@ def fetch_resource(
             check=check,
         )
     except FetchError as e:
-        reason = e.reason
-        if have_file and cached:
-            reason += f"; keeping the copy fetched {cached.fetched_at}"
-        store.record_failure(source, resource.url, e.reason, title=resource.title)
-        store.log(source, resource.url, "failed", e.reason)
-        result.failed += 1
-        result.failures.append(Failure(resource.url, reason, gone=e.gone))
-        ctx.progress(f"{source}: FAILED {resource.url}: {reason}")
+        _failed(ctx, source, resource, result, e, cached if have_file else None)
         return
     if download.not_modified:
-        store.record_unchanged(
-            source, resource.url, remote_checksum=resource.checksum, remote_modified=resource.modified
-        )
+        _unchanged(store, source, resource)
         store.log(source, resource.url, "unchanged", "HTTP 304")
         result.unchanged += 1
         return
@@ -137,8 +127,22 @@ def fetch_resource(
         download.path.unlink(missing_ok=True)
         _skip(ctx, source, resource, result, f"{download.size} bytes, under min_size {min_size}")
         return
+    _downloaded(ctx, source, resource, result, download, destination, role)
+
+
+def _downloaded(
+    ctx: FetchContext,
+    source: str,
+    resource: Resource,
+    result: SourceResult,
+    download: Download,
+    destination: Path,
+    role: str,
+) -> None:
+    """A new copy of the resource: put in place of the old one and recorded."""
+    assert download.path is not None
     replace_file(download.path, destination)
-    store.record_download(
+    ctx.store.record_download(
         source,
         resource.url,
         destination,
@@ -151,9 +155,32 @@ def fetch_resource(
         remote_modified=resource.modified,
         role=role,
     )
-    store.log(source, resource.url, "downloaded", size=download.size)
+    ctx.store.log(source, resource.url, "downloaded", size=download.size)
     result.downloaded += 1
     ctx.progress(f"  {source}: downloaded {resource.url} ({download.size:,} bytes)")
+
+
+def _unchanged(store: Store, source: str, resource: Resource) -> None:
+    store.record_unchanged(source, resource.url, remote_checksum=resource.checksum, remote_modified=resource.modified)
+
+
+def _failed(
+    ctx: FetchContext,
+    source: str,
+    resource: Resource,
+    result: SourceResult,
+    error: FetchError,
+    cached: CachedResource | None,
+) -> None:
+    """A download that failed: counted, logged; the copy fetched before (`cached`), if any, is kept."""
+    reason = error.reason
+    if cached:
+        reason += f"; keeping the copy fetched {cached.fetched_at}"
+    ctx.store.record_failure(source, resource.url, error.reason, title=resource.title)
+    ctx.store.log(source, resource.url, "failed", error.reason)
+    result.failed += 1
+    result.failures.append(Failure(resource.url, reason, gone=error.gone))
+    ctx.progress(f"{source}: FAILED {resource.url}: {reason}")
 
 
 def skip_resource(ctx: FetchContext, source: str, resource: Resource, result: SourceResult, reason: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
-from decp_pipeline.pipeline.plan import Stage, make_plan
+from decp_pipeline.pipeline.plan import Plan, Stage, make_plan
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
 from decp_pipeline.pipeline.stage import load_manifest
 from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
@@ -64,24 +64,9 @@ def assemble(
         return reused
     assembly = Assembly(fetch=fetch, fingerprint=inputs)
     plan = make_plan(data_dir, stages, run)
-    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
     try:
-        tables = TableOutput(out, finish={name: anomalies_of_the_run(run) for name in MAIN_TABLES})
-        with (
-            RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
-            open(temporary["rejected.jsonl"], "wb") as rejected,
-        ):
-            _write_in_parallel(
-                [lambda name=name: write_table(name, stages, plan, tables) for name in TABLES]
-                + [lambda: write_records(stages, plan, regulatory, rejected)]
-            )
-        temporary.update(tables.close())
-        assembly.sources = plan.counts
-        for counts in plan.counts.values():
-            assembly.total.add(counts)
-        assembly.tables = {name: table.count for name, table in tables.tables.items()}
-        assembly.overlap = plan.overlap
-        assembly.near_duplicates = plan.near_duplicates
+        temporary, rows = _write_outputs(out, stages, plan, run)
+        assembly.account(plan.counts, rows, plan.overlap, plan.near_duplicates)
         shrinks = shrink(out, assembly.total.exported, max_shrink)
         if shrinks and not force:
             raise ShrinkError(shrinks + "; the previous outputs are kept (use --force to publish anyway)")
@@ -99,6 +84,22 @@ def assemble(
             if leftover.is_file():
                 leftover.unlink()
     return assembly
+
+
+def _write_outputs(out: Path, stages: list[Stage], plan: Plan, run: Run) -> tuple[dict[str, Path], dict[str, int]]:
+    """Every output but report.json, under temporary names in `out`: those names, and the rows per table."""
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
+    tables = TableOutput(out, finish={name: anomalies_of_the_run(run) for name in MAIN_TABLES})
+    with (
+        RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
+        open(temporary["rejected.jsonl"], "wb") as rejected,
+    ):
+        _write_in_parallel(
+            [lambda name=name: write_table(name, stages, plan, tables) for name in TABLES]
+            + [lambda: write_records(stages, plan, regulatory, rejected)]
+        )
+    temporary.update(tables.close())
+    return temporary, {name: table.count for name, table in tables.tables.items()}
 
 
 def _publish(temporary: dict[str, Path], out: Path) -> None:

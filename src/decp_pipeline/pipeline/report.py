@@ -33,6 +33,15 @@ class Assembly:
     fingerprint: str | None = None  # of the inputs the outputs were made of
     unchanged: bool = False  # the outputs in place were made of the same inputs: only report.json was renewed
 
+    def account(
+        self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
+    ) -> None:
+        """The accounting of a build: per source and in total, rows per table, overlap, near duplicates."""
+        self.sources = counts
+        for source_counts in counts.values():
+            self.total.add(source_counts)
+        self.tables, self.overlap, self.near_duplicates = tables, overlap, near
+
 
 # The code that assembles the outputs from the cached results (the fingerprint changes with it).
 ASSEMBLY_VERSION = code_version("decp_pipeline.pipeline.assemble")

@@ -150,12 +150,36 @@ class FragmentWriter:
         if uid is None:
             return
         self.fragments = self.lanes[valid]
-        record, kind, modifications = contract.flat, contract.kind, contract.modifications
-        buyer_key, holders_key = BUYER_KEY[kind], HOLDERS_KEY[kind]
+        main = self._main_row(contract, source, valid, errors, anomalies, facts)
+        main["position"] = position
+        self.fragments["concessions" if contract.concession else "marches"].add(main)
+        role = "concessionnaire" if contract.concession else "titulaire"
+        self._holders(uid, position, role, 0, contract.holders)
+        self._format_2022_lists(uid, position, contract.flat)
+        for number, modification in enumerate(contract.modifications, start=1):
+            listed = contract.holders_of(modification)
+            row = {**modification, "uid": uid, "numero": number, "titulaires_count": len(listed) or None}
+            row["_position"] = position
+            self.fragments["modifications"].add(row)
+            self._holders(uid, position, role, number, listed)
+
+    @staticmethod
+    def _main_row(
+        contract: Contract,
+        source: str,
+        valid: bool,
+        errors: list[str],
+        anomalies: list[str],
+        facts: tuple[str | None, float | None],
+    ) -> dict[str, Any]:
+        """The contract's row of `marches` or `concessions` (without its position)."""
+        record = contract.flat
+        buyer_key, holders_key = BUYER_KEY[contract.kind], HOLDERS_KEY[contract.kind]
         place = found if isinstance(found := record.get("lieuExecution"), dict) else {}
-        row = {
+        current = ("valeurGlobale_actuelle", "valeurGlobale") if contract.concession else ("montant_actuel", "montant")
+        return {
             **record,
-            "uid": uid,
+            "uid": contract.uid,
             "source": source,
             "format": contract.version,
             "valid": valid,
@@ -167,32 +191,12 @@ class FragmentWriter:
             "lieuExecution_typeCode": place.get("typeCode"),
             "lieuExecution_nom": place.get("nom"),
             "dureeMois_actuelle": contract.current("dureeMois"),
-            "modifications_count": len(modifications),
+            current[0]: contract.current(current[1]),
+            "modifications_count": len(contract.modifications),
             f"{holders_key}_count": len(contract.holders),
-            "position": position,
             "_day": facts[0],
             "_amount": facts[1],
         }
-        if contract.concession:
-            row["valeurGlobale_actuelle"] = contract.current("valeurGlobale")
-        else:
-            row["montant_actuel"] = contract.current("montant")
-        self.fragments["concessions" if contract.concession else "marches"].add(row)
-        role = "concessionnaire" if contract.concession else "titulaire"
-        self._holders(uid, position, role, 0, contract.holders)
-        self._format_2022_lists(uid, position, record)
-        for number, modification in enumerate(modifications, start=1):
-            listed = contract.holders_of(modification)
-            self.fragments["modifications"].add(
-                {
-                    **modification,
-                    "uid": uid,
-                    "numero": number,
-                    "titulaires_count": len(listed) or None,
-                    "_position": position,
-                }
-            )
-            self._holders(uid, position, role, number, listed)
 
     def _format_2022_lists(self, uid: str, position: int, record: dict[str, Any]) -> None:
         """Format 2022: the values of multi-valued fields, and the actes spéciaux de sous-traitance."""

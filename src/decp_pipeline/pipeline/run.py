@@ -78,18 +78,7 @@ def build(
         for result in fetched.results:
             fetch_summary[result.source] = {"status": result.status, "error": result.error}
     data_dir = store.data_dir
-    plans = []
-    for source in selected:
-        files = inputs.get(source.id) or [str(store.absolute(r.path)) for r in store.resources(source.id) if r.path]
-        if not files:
-            failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
-            progress(f"{source.id}: FAILED: {failed[source.id]}")
-            continue
-        stage = SourceStage(Reading(source.id, source.format, source.hooks), data_dir, progress)
-        plans.append((stage, stage.plan(files)))
-        progress(f"{source.id}: reading {len(files)} file(s)")
-        if stage.reused_files:
-            progress(f"{source.id}: {stage.reused_files} of {len(files)} file(s) unchanged, their results reused")
+    plans = _plan_stages(selected, inputs, store, failed, progress)
     read_new_files(plans)  # every source's new files in one pool: no core idle at the end of each source
     staged = []
     for stage, planned in plans:
@@ -107,6 +96,30 @@ def build(
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})
     return BuildRun(assembly, staged, [s for s in reused if s in assembly.sources], failed)
+
+
+def _plan_stages(
+    selected: list[Source],
+    inputs: dict[str, list[str]],
+    store: Store,
+    failed: dict[str, str],
+    progress: Callable[[str], None],
+) -> list[tuple[SourceStage, list[tuple[str, Path]]]]:
+    """Each selected source's stage and its files with their cached results; a source with nothing to read
+    is put in `failed`."""
+    plans = []
+    for source in selected:
+        files = inputs.get(source.id) or [str(store.absolute(r.path)) for r in store.resources(source.id) if r.path]
+        if not files:
+            failed[source.id] = "nothing to read: no --input and nothing in the cache (run `decp fetch`)"
+            progress(f"{source.id}: FAILED: {failed[source.id]}")
+            continue
+        stage = SourceStage(Reading(source.id, source.format, source.hooks), store.data_dir, progress)
+        plans.append((stage, stage.plan(files)))
+        progress(f"{source.id}: reading {len(files)} file(s)")
+        if stage.reused_files:
+            progress(f"{source.id}: {stage.reused_files} of {len(files)} file(s) unchanged, their results reused")
+    return plans
 
 
 def _priorities(sources: Sequence[Source], ids: list[str]) -> list[tuple[str, int]]:
