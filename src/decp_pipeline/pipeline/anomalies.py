@@ -281,3 +281,10 @@ class Run:
             more = self.codes(day[row].as_py(), amount[row].as_py())
             values[row] = " ".join(combine((values[row] or "").split(), more)) or None
         return pa.array(values, pa.string())
+
+
+def markdown_table() -> str:
+    """The table of docs/build.md (a test checks that both agree)."""
+    lines = ["| Code | Severity | What |", "|---|---|---|"]
+    lines += [f"| `{a.code}` | {a.severity} | {a.description} |" for a in CATALOGUE]
+    return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from decp_pipeline.pipeline.stage import load_counts
 @dataclass
 class StageFile:
     path: str  # the file's current path (the `file` of rejected.jsonl and the tables)
-    cached: Path  # its cached result (build/file_result.py)
+    cached: Path  # its cached result (pipeline/cache.py)
     index: int  # in the build's reading order
 
 

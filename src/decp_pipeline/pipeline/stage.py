@@ -1,6 +1,6 @@
 """One source's stage of `decp build`: read its files, normalize, validate, and keep the result in the data dir.
 
-    DATA_DIR/cache/normalized/<source>/<sha1 of the file>-<code version>/   one file's result (file_result.py)
+    DATA_DIR/cache/normalized/<source>/<sha1 of the file>-<code version>/   one file's result (cache.py)
     DATA_DIR/build/<source>/files.json    the source's files in order: [path, name of its cached result]
     DATA_DIR/build/<source>/counts.json   the source's counts for report.json, before consolidation
 
