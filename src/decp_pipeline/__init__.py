@@ -1,3 +1,3 @@
 """decp-pipeline: consolidates the French public procurement open data (DECP)."""
 
-__version__ = "0.10.1"
+__version__ = "0.11.0"
