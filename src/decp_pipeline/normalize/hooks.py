@@ -29,7 +29,7 @@ from decp_pipeline.normalize.fixes import (
 )
 
 HookFunction = Callable[[dict[str, Any], str, "FileContext", Tally], None]
-Stage = Literal["before", "after"]  # before the shared normalizer (on the raw record), or after it
+When = Literal["before", "after"]  # before the shared normalizer (on the raw record), or after it
 
 _AIFE_FILE_DATE = re.compile(r"marches(\d{2})\.(\d{2})\.(\d{4})", re.IGNORECASE)
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})([+-]\d{2}:\d{2}Z?)?")
@@ -57,7 +57,7 @@ class Hook:
     """A named per-source repair: when it runs, and whether it runs for every source."""
 
     name: str
-    stage: Stage
+    stage: When
     run: HookFunction
     every_source: bool = False
 
@@ -65,7 +65,7 @@ class Hook:
 HOOKS: dict[str, Hook] = {}  # by name, in registration order
 
 
-def hook(name: str, stage: Stage, *, every_source: bool = False) -> Callable[[HookFunction], HookFunction]:
+def hook(name: str, stage: When, *, every_source: bool = False) -> Callable[[HookFunction], HookFunction]:
     """Register the decorated function as the hook `name`."""
 
     def register(function: HookFunction) -> HookFunction:

@@ -24,7 +24,7 @@ from typing import Any
 from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
-from decp_pipeline.pipeline.plan import Plan, Stage, make_plan
+from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
 from decp_pipeline.pipeline.stage import load_manifest
 from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
@@ -56,7 +56,7 @@ def assemble(
     out.mkdir(parents=True, exist_ok=True)
     run = Run(today=today, max_amount=max_amount)
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
-    stages = [Stage(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
+    stages = [AssemblySource(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
     _check_cached(stages)
     inputs = fingerprint(stages, run)
     reused = reuse(out, inputs, fetch)
@@ -86,7 +86,9 @@ def assemble(
     return assembly
 
 
-def _write_outputs(out: Path, stages: list[Stage], plan: Plan, run: Run) -> tuple[dict[str, Path], dict[str, int]]:
+def _write_outputs(
+    out: Path, stages: list[AssemblySource], plan: Plan, run: Run
+) -> tuple[dict[str, Path], dict[str, int]]:
     """Every output but report.json, under temporary names in `out`: those names, and the rows per table."""
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
     tables = TableOutput(out, finish={name: anomalies_of_the_run(run) for name in MAIN_TABLES})
@@ -112,7 +114,7 @@ def _publish(temporary: dict[str, Path], out: Path) -> None:
             raise OutputError(f"publishing the outputs in {out}/ stopped at {name} ({e}); published: {done}") from None
 
 
-def _check_cached(stages: list[Stage]) -> None:
+def _check_cached(stages: list[AssemblySource]) -> None:
     for stage in stages:
         for file in stage.files:
             if not (file.cached / COUNTS).is_file():

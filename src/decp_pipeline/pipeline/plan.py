@@ -24,18 +24,18 @@ from decp_pipeline.pipeline.stage import load_counts
 
 
 @dataclass
-class StageFile:
+class AssemblyFile:
     path: str  # the file's current path (the `file` of rejected.jsonl and the tables)
     cached: Path  # its cached result (pipeline/cache.py)
     index: int  # in the build's reading order
 
 
-class Stage:
+class AssemblySource:
     """A source to assemble: its priority and its files in order (from its manifest)."""
 
     def __init__(self, source: str, priority: int, files: list[tuple[str, Path]]) -> None:
         self.source, self.priority = source, priority
-        self.files = [StageFile(path, cached, -1) for path, cached in files]
+        self.files = [AssemblyFile(path, cached, -1) for path, cached in files]
 
 
 @dataclass
@@ -57,7 +57,7 @@ META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "
                 "anomalies", "day", "amount"]  # fmt: skip
 
 
-def make_plan(data_dir: Path, stages: list[Stage], run: Run) -> Plan:
+def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:
     """Consolidate the valid records of every source from their cached facts, pick the table rows."""
     counts = {stage.source: load_counts(data_dir, stage.source) or Counts() for stage in stages}
     names = [stage.source for stage in stages]
@@ -98,7 +98,7 @@ def _release_unused() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _read_meta(stages: list[Stage]) -> tuple[pa.Table, pa.Table] | None:
+def _read_meta(stages: list[AssemblySource]) -> tuple[pa.Table, pa.Table] | None:
     """The meta rows of every file in reading order, with the file, source and priority of each: those of
     the valid records, and those of the rejected records given table rows (uid, file, position only).
 

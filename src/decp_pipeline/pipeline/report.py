@@ -15,7 +15,7 @@ from decp_pipeline import __version__
 from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import CODE_VERSION, code_version
 from decp_pipeline.pipeline.counts import Counts
-from decp_pipeline.pipeline.plan import Stage
+from decp_pipeline.pipeline.plan import AssemblySource
 from decp_pipeline.pipeline.tables import TABLES
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
@@ -47,7 +47,7 @@ class Assembly:
 ASSEMBLY_VERSION = code_version("decp_pipeline.pipeline.assemble")
 
 
-def fingerprint(stages: list[Stage], run: Run) -> str:
+def fingerprint(stages: list[AssemblySource], run: Run) -> str:
     """What the outputs are made of: the code, the run's settings and day, each source's files and results."""
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(f"{CODE_VERSION}|{ASSEMBLY_VERSION}|{run.today}|{run.max_amount}".encode())

@@ -11,12 +11,12 @@ from typing import IO
 import numpy as np
 
 from decp_pipeline.pipeline.cache import copy_rejected_lines, record_lines
-from decp_pipeline.pipeline.plan import FORMS, Plan, Stage, StageFile
+from decp_pipeline.pipeline.plan import FORMS, AssemblyFile, AssemblySource, Plan
 
 COPY_CHUNK = 8 * 1024 * 1024  # bytes of JSON lines copied at a time
 
 
-def write_records(stages: list[Stage], plan: Plan, regulatory: RegulatoryWriter, rejected: IO[bytes]) -> None:
+def write_records(stages: list[AssemblySource], plan: Plan, regulatory: RegulatoryWriter, rejected: IO[bytes]) -> None:
     """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order."""
     for stage in stages:
         for file in stage.files:
@@ -24,7 +24,7 @@ def write_records(stages: list[Stage], plan: Plan, regulatory: RegulatoryWriter,
             copy_rejected_lines(file.cached, stage.source, file.path, rejected)
 
 
-def _copy_records(file: StageFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
+def _copy_records(file: AssemblyFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
     """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines)."""
     keep = plan.keep.get(file.index)
     if keep is None or not keep.any():

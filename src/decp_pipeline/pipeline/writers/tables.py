@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 
 from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import read_fragment
-from decp_pipeline.pipeline.plan import Plan, Stage, StageFile
+from decp_pipeline.pipeline.plan import AssemblyFile, AssemblySource, Plan
 from decp_pipeline.pipeline.tables import BATCH_ROWS, FRICTIONLESS_TYPES, MAIN_TABLES, TABLES, TEXT, fragment_name
 
 
@@ -143,7 +143,7 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
     }
 
 
-def write_table(name: str, stages: list[Stage], plan: Plan, tables: TableOutput) -> None:
+def write_table(name: str, stages: list[AssemblySource], plan: Plan, tables: TableOutput) -> None:
     """One published table, from the fragments of every file in reading order."""
     for stage in stages:
         for file in stage.files:
@@ -151,7 +151,7 @@ def write_table(name: str, stages: list[Stage], plan: Plan, tables: TableOutput)
     tables.tables[name].close()
 
 
-def _add_rows(name: str, file: StageFile, plan: Plan, tables: TableOutput) -> None:
+def _add_rows(name: str, file: AssemblyFile, plan: Plan, tables: TableOutput) -> None:
     """A file's selected rows of one table: those of its kept valid records, and (written after every valid
     row, so that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
     for valid, selected, later in ((True, plan.rows_valid, False), (False, plan.rows_rejected, True)):
