@@ -208,8 +208,9 @@ def test_the_hook_registry_and_its_order():
         [first_publication_date],
         [publication_date_from_transmission, drop_dgfip_fields],
     )
-    text = (ROOT / "docs" / "normalization.md").read_text(encoding="utf-8")
-    assert all(f"`{name}`" in text for name in HOOKS)
+    for doc in ("normalization.md", "sources.md"):
+        text = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+        assert all(f"`{name}`" in text for name in HOOKS), doc
 
 
 def test_the_file_name_date_is_read_only_when_a_hook_asks():

@@ -288,3 +288,7 @@ def markdown_table() -> str:
     lines = ["| Code | Severity | What |", "|---|---|---|"]
     lines += [f"| `{a.code}` | {a.severity} | {a.description} |" for a in CATALOGUE]
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")
