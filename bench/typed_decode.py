@@ -31,8 +31,7 @@ import jsonschema
 import msgspec
 import orjson
 
-from decp_pipeline.models import typed_verdict, typed_verdict_15
-from decp_pipeline.models.typed import MODELS, decoder
+from decp_pipeline.models.typed import MODELS, decoder, typed_verdict, typed_verdict_15
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
 from decp_pipeline.validation.json_records import json_validator
 

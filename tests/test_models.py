@@ -10,7 +10,8 @@ import msgspec
 import msgspec.inspect as mi
 import pytest
 
-from decp_pipeline.models import Contract, decp15, decp2022
+from decp_pipeline.models import decp15, decp2022
+from decp_pipeline.models.contract import Contract
 from decp_pipeline.models.typed import _describe
 from decp_pipeline.official_schemas import load_json_schema
 

@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from decp_pipeline.detect import json_record_version
-from decp_pipeline.models import typed_verdict, typed_verdict_15
-from decp_pipeline.models.typed import json_unique
+from decp_pipeline.models.typed import json_unique, typed_verdict, typed_verdict_15
 from decp_pipeline.official_schemas import load_json_schema
 from decp_pipeline.readers.json_stream import iter_records, sniff_layout
 

@@ -9,21 +9,6 @@
 
 The build keeps records as parsed (dicts with the regulation's field names): that shape is what the official
 schemas validate and what decp.json / decp-2022.json publish. jsonschema-rs validates them and gives the
-messages; the typed models are its referee, and the base of the fast path.
+messages; the typed models are its referee, and the base of the fast path. Import the modules themselves:
+this package imports nothing, so that reading a file (which needs only `contract`) loads no typed model.
 """
-
-from decp_pipeline.models.contract import KINDS, Contract, Kind, Version, kind_of, uid_of
-from decp_pipeline.models.typed import MODELS, decode, typed_verdict, typed_verdict_15
-
-__all__ = [
-    "KINDS",
-    "MODELS",
-    "Contract",
-    "Kind",
-    "Version",
-    "decode",
-    "kind_of",
-    "typed_verdict",
-    "typed_verdict_15",
-    "uid_of",
-]
