@@ -82,3 +82,14 @@ def test_the_format_is_part_of_the_cache_key(tmp_path):
     cached = sorted(p.name.split("-", 1)[1] for p in (tmp_path / "data" / "cache" / "normalized" / "s").iterdir())
     assert len(cached) == 1  # the auto result was pruned, the json one made
     assert cached[0].count("-") == 1
+
+
+def test_a_truncated_dume_day_says_where_it_ends(tmp_path):
+    """format dume-api: a day cut short is a syntax error located in the file, not a wrong shape."""
+    day = tmp_path / "2024-01-02.json"
+    day.write_text('{"donneesEssentielles": [{"id": "1", "objet": "x"}, {"id": ', encoding="utf-8")
+    code, counts, _ = build(tmp_path, "dume-api", day)
+    assert (code, counts["files_failed"]) == (1, 1)
+    error = counts["failed_files"][0]["error"]
+    assert error.startswith("line 1, column ")
+    assert "the file ends before the JSON document is complete" in error

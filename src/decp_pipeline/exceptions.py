@@ -22,7 +22,7 @@ GONE_STATUSES = frozenset({404, 410})  # HTTP statuses saying that a resource no
 class DecpError(Exception):
     """Base class of every error the pipeline reports to a user instead of a traceback.
 
-    Raised as such by `build.outputs.assemble` when a reused source's cached result is gone from the data dir.
+    Raised as such by `pipeline.assemble.assemble` when a reused source's cached result is gone from the data dir.
     """
 
     exit_code: ClassVar[int] = EXIT_FAILED
@@ -50,7 +50,7 @@ class ConfigError(DecpError):
 
 
 class InputError(DecpError):
-    """An input given on the command line cannot be used: raised by `build.runner.parse_inputs` for a
+    """An input given on the command line cannot be used: raised by `pipeline.run.parse_inputs` for a
     `--input` that is not SOURCE_ID=PATH or whose path does not exist, and by `decp validate` for a directory.
     """
 
@@ -108,7 +108,7 @@ class XmlSyntaxError(MalformedFileError):
 
 
 class FileReadError(MalformedFileError):
-    """Raised by `build.reading.RecordFile`: the file holds no DECP records in a shape the pipeline reads."""
+    """Raised by `readers.records.RecordFile`: the file holds no DECP records in a shape the pipeline reads."""
 
 
 class FetchError(DecpError):
@@ -140,10 +140,10 @@ class CatalogError(DecpError):
 
 
 class ShrinkError(DecpError):
-    """Raised by `build.outputs.assemble`: the new outputs would hold far fewer contracts than the previous
+    """Raised by `pipeline.assemble.assemble`: the new outputs would hold far fewer contracts than the previous
     ones (more than `build.max_shrink` fewer); they were not published and the previous ones stay."""
 
 
 class OutputError(DecpError):
-    """Raised by `build.outputs.assemble` and `decp build`: the outputs could not be written in --out (a full
+    """Raised by `pipeline.assemble.assemble` and `decp build`: the outputs could not be written in --out (a full
     disk, a folder that cannot be created or written, a file in the way); the outputs in place were kept."""

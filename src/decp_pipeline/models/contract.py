@@ -124,7 +124,8 @@ def _day(value: Any) -> str | None:
     return value[:10] if isinstance(value, str) and len(value) >= 10 else None
 
 
-def _dicts(value: Any) -> list[dict[str, Any]]:
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a list (none when the value is not a list)."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
@@ -132,8 +133,8 @@ class Contract:
     """A normalized record with its facts. `record` is in the shape of its format `version`; `kind` is the one
     the record was normalized and validated as (the list or element it came from, else its `_type`)."""
 
-    __slots__ = ("amount", "buyer", "concession", "flat", "holders", "kind", "modifications", "published",
-                 "record", "signed", "uid", "version")  # fmt: skip
+    __slots__ = ("amount", "buyer", "concession", "flat", "holders", "kind", "lists", "modifications",
+                 "published", "record", "signed", "uid", "version")  # fmt: skip
 
     def __init__(self, record: dict[str, Any], version: str, kind: str) -> None:
         self.record = record
@@ -142,10 +143,12 @@ class Contract:
         self.concession = kind == "contrat-concession"
         flat = flat_view(record, kind) if version == "2.0" else record
         self.flat = flat
+        # Format 2022: the values of multi-valued fields (`techniques` ...), by field, for the `listes` table.
+        self.lists: dict[str, list[Any]] = flat["_lists"] if version == "2.0" else {}
         buyer = flat.get(BUYER_KEY[kind])
         self.buyer: dict[str, Any] = buyer if isinstance(buyer, dict) else {}
-        self.holders = _dicts(flat.get(HOLDERS_KEY[kind]))  # the initial winners
-        self.modifications = _dicts(flat.get("modifications"))
+        self.holders = dicts(flat.get(HOLDERS_KEY[kind]))  # the initial winners
+        self.modifications = dicts(flat.get("modifications"))
         self.uid = uid_of(flat, kind)
         self.amount = flat.get(AMOUNT_KEY[kind])  # as the record gives it: checked by the schema if valid
         self.signed = _day(flat.get(SIGNED_KEY[kind]))  # notification (marché) or signature (concession) day
@@ -172,7 +175,7 @@ class Contract:
 
     def holders_of(self, modification: dict[str, Any]) -> list[dict[str, Any]]:
         """The winners a modification lists (titulaires of a marché, concessionnaires of a concession)."""
-        return _dicts(modification.get(HOLDERS_KEY[self.kind]))
+        return dicts(modification.get(HOLDERS_KEY[self.kind]))
 
     def digest(self) -> bytes:
         return digest_of(self.record)

@@ -166,7 +166,7 @@ class Normalizer15:
         for key, value in list(record.items()):
             if key in LIST_FIELDS:
                 record[key] = self._as_list(value, LIST_FIELDS[key])
-                items = record[key]
+                items = record[key] if isinstance(record[key], list) else []  # `true`: the schema rejects it
             elif isinstance(value, dict):
                 items = [value]
             else:

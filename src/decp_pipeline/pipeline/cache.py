@@ -12,7 +12,8 @@ the file again. This module is the whole format: names, schemas, writer, readers
         <table>.arrow   the rows of the published tables (pipeline/rows.py), for valid and rejected records
 
 A cached result is reused only when it was made by the same code: CODE_VERSION hashes the package version,
-FORMAT and the source of every module that reading a file imports (found by following the imports from
+FORMAT, the versions of the libraries that parse, validate and write (LIBRARIES) and the source of every module
+that reading a file imports (found by following the imports from
 pipeline/stage.py, so that a module added or moved is covered), and the official schemas.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.metadata
 import importlib.util
 from collections.abc import Iterator
 from functools import cache
@@ -196,9 +198,23 @@ def _without_type_checking(tree: ast.Module) -> ast.Module:
     return tree
 
 
+# The libraries whose behaviour is part of a cached result: the parsers, the validator, the Arrow writer.
+LIBRARIES = ("ijson", "jsonschema-rs", "lxml", "orjson", "pyarrow")
+
+
+def _library_versions() -> str:
+    found = []
+    for name in LIBRARIES:
+        try:
+            found.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name}=?")
+    return " ".join(found)
+
+
 def code_version(root: str) -> str:
     """The hash of the code `root` runs: package version, FORMAT, its modules' source and the schemas."""
-    digest = hashlib.sha1(f"{__version__}|{FORMAT}".encode(), usedforsecurity=False)
+    digest = hashlib.sha1(f"{__version__}|{FORMAT}|{_library_versions()}".encode(), usedforsecurity=False)
     for name in imported_modules(root):
         path = _module_path(name)
         assert path is not None

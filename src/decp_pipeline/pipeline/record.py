@@ -80,6 +80,9 @@ class RecordProcessor:
     def _verdict(self, raw: RawRecord, record: Any, version: str, kind: str) -> Kept | Rejected:
         validator = self.validator_2022 if version == "2.0" else self.validator
         errors = validator.errors(record, kind)
+        # A 2022 record is the kind of the list it came from (its schema's definition was checked); a 1.x one
+        # is what its normalized `_type` says: the 1.5 schema accepts a concession in a list of marchés.
+        kind = kind_of(record) if version == "1.5" else kind
         if errors:
             listed = [(e.rule, e.dotted, e.message) for e in errors]
             contract = Contract(record, version, kind) if isinstance(record, dict) else None

@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from decp_pipeline.models.contract import BUYER_KEY, HOLDERS_KEY, Contract
+from decp_pipeline.models.contract import BUYER_KEY, HOLDERS_KEY, Contract, dicts
 from decp_pipeline.pipeline.tables import (
     BATCH_ROWS,
     BOOLEAN,
@@ -155,7 +155,7 @@ class FragmentWriter:
         self.fragments["concessions" if contract.concession else "marches"].add(main)
         role = "concessionnaire" if contract.concession else "titulaire"
         self._holders(uid, position, role, 0, contract.holders)
-        self._format_2022_lists(uid, position, contract.flat)
+        self._format_2022_lists(uid, position, contract)
         for number, modification in enumerate(contract.modifications, start=1):
             listed = contract.holders_of(modification)
             row = {**modification, "uid": uid, "numero": number, "titulaires_count": len(listed) or None}
@@ -198,17 +198,16 @@ class FragmentWriter:
             "_amount": facts[1],
         }
 
-    def _format_2022_lists(self, uid: str, position: int, record: dict[str, Any]) -> None:
+    def _format_2022_lists(self, uid: str, position: int, contract: Contract) -> None:
         """Format 2022: the values of multi-valued fields, and the actes spéciaux de sous-traitance."""
-        for field, values in (record.get("_lists") or {}).items():
+        record = contract.flat
+        for field, values in contract.lists.items():
             for rank, value in enumerate(values, start=1):
                 self.fragments["listes"].add(
                     {"uid": uid, "champ": field, "rang": rank, "valeur": value, "_position": position}
                 )
         for name, acts in (("acte", "actesSousTraitance"), ("modification", "modificationsActesSousTraitance")):
-            for act in record.get(acts) or []:
-                if not isinstance(act, dict):
-                    continue
+            for act in dicts(record.get(acts)):
                 contractor = found if isinstance(found := act.get("sousTraitant"), dict) else {}
                 self.fragments["actes_sous_traitance"].add(
                     {

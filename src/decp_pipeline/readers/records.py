@@ -81,7 +81,7 @@ class RecordFile:
     def _json(self) -> Iterator[RawRecord]:
         layout = sniff_layout(self.path, self.nan)
         dume = layout.shape == "other" and DUME_ROWS in layout.root_keys  # a day of the DUME API (fetch/kinds/dume)
-        if self.format == "dume-api" and not dume:
+        if self.format == "dume-api" and not dume and layout.root_type != "invalid":  # a syntax error: said below
             raise FileReadError(f'format dume-api: expected {{"{DUME_ROWS}": [...]}}, the rows of the DUME API', 1, 1)
         if dume and self.format != "json":
             layout.lists = [(f"{DUME_ROWS}.item", "marche")]

@@ -1,0 +1,107 @@
+"""One raw record → Kept or Rejected (pipeline/record.py): the contract's kind, and no record, however
+malformed, stops its file with a traceback."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from decp_pipeline.normalize.hooks import FileContext
+from decp_pipeline.pipeline.cache import FileResult
+from decp_pipeline.pipeline.dedup.rules import Facts
+from decp_pipeline.pipeline.record import Kept, RecordProcessor, Rejected
+from decp_pipeline.readers.records import RawRecord
+
+from .conftest import REAL, load
+
+ROOT = Path(__file__).resolve().parents[1]
+# The official 1.5 example: one marché and one contrat de concession (tests/fixtures/realdata/PROVENANCE.md).
+MARCHE, CONCESSION = load(REAL / "fcp-1.5.0_json_paquet.json")["marches"]
+PES = load(REAL / "pes_2019-04-05_excerpt.json")["marches"]
+CONTEXT = FileContext("s", "f.json")
+CONTEXT.syntax = "json"
+
+
+def process(record: Any, hint: str | None = None, version: str = "1.5") -> Kept | Rejected:
+    return RecordProcessor("s").process(RawRecord(1, hint, record, version), CONTEXT, Counter())
+
+
+def test_a_concession_in_a_list_of_marches_keeps_its_own_kind():
+    """The 1.5 schema validates a record as a marché or a concession (`anyOf`): a concession met in a list of
+    marchés is valid, and its facts are a concession's (0.10.1 took them from `_type` too): two concessions of
+    one id and two authorities are two contracts, not two versions of one."""
+    other = copy.deepcopy(CONCESSION)
+    other["autoriteConcedante"]["id"] = "13001898900017"
+    kept = [process(record, "marche") for record in (CONCESSION, other)]
+    assert all(isinstance(k, Kept) for k in kept)
+    contracts = [k.contract for k in kept if isinstance(k, Kept)]
+    assert [c.concession for c in contracts] == [True, True]
+    keys = [Facts.of(c).key for c in contracts]
+    assert keys[0] != keys[1]
+    assert keys[0].startswith(f"C|{CONCESSION['autoriteConcedante']['id']}|")
+
+
+def test_the_kind_from_the_list_for_a_2022_record():
+    record = load(REAL / "fcp-master_json_marches_concessions.json")["marches"]["contrat-concession"][0]
+    outcome = process(record, "contrat-concession", "2.0")
+    assert outcome.contract is not None
+    assert (outcome.contract.kind, outcome.contract.concession) == ("contrat-concession", True)
+
+
+WRONG_TYPES = [True, 0, -1.5, "", "x", [], [1, "a"], {}, {"a": 1}, None]
+
+
+def _mutations(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record with each field, and each field of its objects and list items, given each wrong type."""
+    found = []
+    for key, value in record.items():
+        for wrong in WRONG_TYPES:
+            found.append({**record, key: wrong})
+        inner = value[0] if isinstance(value, list) and value and isinstance(value[0], dict) else value
+        if isinstance(inner, dict):
+            for sub in inner:
+                for wrong in WRONG_TYPES[:4]:
+                    changed = copy.deepcopy(record)
+                    target = changed[key][0] if isinstance(changed[key], list) else changed[key]
+                    target[sub] = wrong
+                    found.append(changed)
+    return found
+
+
+@pytest.mark.parametrize("record", [MARCHE, CONCESSION, PES[0]], ids=["marche", "concession", "pes"])
+def test_no_malformed_field_raises(tmp_path, record):
+    """Every field of real records replaced by a value of each wrong type (`"titulaires": true` stopped
+    0.10.1's build with a traceback): each record is kept or rejected, and its rows are written."""
+    result = FileResult(tmp_path, "s")
+    outcomes = Counter()
+    for mutated in _mutations(record):
+        for version in ("1.5", "2.0"):
+            outcome = process(mutated, None, version)
+            outcomes[type(outcome).__name__] += 1
+            if isinstance(outcome, Kept):
+                result.keep(outcome, outcome.contract.digest())
+            else:
+                result.reject(outcome)
+    result.close()
+    assert outcomes["Rejected"] > outcomes["Kept"] > 0
+    assert (tmp_path / "meta.arrow").is_file()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+                        ["titulaires", "modifications", "acheteur", "id", "montant", "_type", "lieuExecution",
+                         "actesSousTraitance", "techniques", "_lists", "dureeMois", "dateNotification"]), inner,
+                        max_size=4), max_leaves=12))  # fmt: skip
+def test_any_json_value_is_kept_or_rejected(value):
+    for version in ("1.5", "2.0"):
+        record = json.loads(json.dumps({**copy.deepcopy(PES[1]), "extra": value}))
+        for key in ("titulaires", "modifications", "acheteur"):
+            assert isinstance(process({**record, key: value}, None, version), Kept | Rejected)
