@@ -139,6 +139,8 @@ def write_file(path: Path, records: list[dict[str, Any]], syntax: str, version: 
 
 
 def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[str, Any]:
+    """The corpus in `out`, and what the build must count of it (`expected.json`). The random draws are made
+    in a fixed order: one seed gives the same corpus, byte for byte."""
     rng = random.Random(seed)
     out.mkdir(parents=True, exist_ok=True)
     expected: dict[str, Any] = {"contracts": contracts, "files": files, "sources": {}}
@@ -150,43 +152,21 @@ def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[st
             syntax, paths = SOURCES_1X[source]
             version, templates = "1.5", valid_templates(paths, "1.5")
         count = int(contracts * share)
-        source_files = max(1, int(files * share))
-        folder = out / source
-        folder.mkdir(exist_ok=True)
-        contracts_of_source = []
-        for _ in range(count):
-            number += 1
-            contracts_of_source.append(Contract(rng.choice(templates), number, version, rng).record)
+        records = [Contract(rng.choice(templates), number + n, version, rng).record for n in range(1, count + 1)]
+        number += count
         invalid = set(rng.sample(range(count), int(count * INVALID)))
         for index in invalid:
-            record = contracts_of_source[index]
+            record = records[index]
             record.pop("dateSignature" if kind_of(record) == "contrat-concession" else "dateNotification", None)
-        sizes = file_sizes(count, source_files, rng)
-        batches, start = [], 0
-        for size in sizes:
-            batches.append(contracts_of_source[start : start + size])
-            start += size
-        copies = republished = 0
-        for index in rng.sample(range(count), int(count * (EXACT_COPIES + REPUBLISHED))):
-            if index in invalid:
-                continue
-            record = contracts_of_source[index]
-            target = rng.randrange(len(batches))
-            if copies < int(count * EXACT_COPIES):
-                batches[target].append(record)
-                copies += 1
-            else:
-                later = copy.deepcopy(record)
-                later["datePublicationDonnees"] = "2025-12-31"
-                batches[target].append(later)
-                republished += 1
+        batches, copies, republished = _batches(records, invalid, max(1, int(files * share)), rng)
+        folder = out / source
+        folder.mkdir(exist_ok=True)
         for n, batch in enumerate(batches):
             suffix = "xml" if syntax == "xml" else "json"
             write_file(folder / f"{source}-{n:05d}.{suffix}", batch, syntax, version)
-        read = count + copies + republished
         expected["sources"][source] = {
             "files": len(batches),
-            "read": read,
+            "read": count + copies + republished,
             "rejected": len(invalid),
             "duplicates": copies + republished,
             "exported": count - len(invalid),
@@ -195,6 +175,33 @@ def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[st
         }
     (out / "expected.json").write_text(json.dumps(expected, indent=2))
     return expected
+
+
+def _batches(
+    records: list[dict[str, Any]], invalid: set[int], files: int, rng: random.Random
+) -> tuple[list[list[dict[str, Any]]], int, int]:
+    """The records split into files of Pareto sizes, with exact copies and later republications of some valid
+    ones added to random files: the files, and the numbers of copies and of republications."""
+    count = len(records)
+    batches, start = [], 0
+    for size in file_sizes(count, files, rng):
+        batches.append(records[start : start + size])
+        start += size
+    copies = republished = 0
+    for index in rng.sample(range(count), int(count * (EXACT_COPIES + REPUBLISHED))):
+        if index in invalid:
+            continue
+        record = records[index]
+        target = rng.randrange(len(batches))
+        if copies < int(count * EXACT_COPIES):
+            batches[target].append(record)
+            copies += 1
+        else:
+            later = copy.deepcopy(record)
+            later["datePublicationDonnees"] = "2025-12-31"
+            batches[target].append(later)
+            republished += 1
+    return batches, copies, republished
 
 
 def main() -> None:

@@ -147,47 +147,13 @@ def main() -> None:
         subprocess.run([str(PYTHON), str(ROOT / "bench" / "generate.py"), "--contracts", str(args.contracts),
                         "--files", str(args.files), "--out", str(corpus)], check=True)  # fmt: skip
     expected = json.loads((corpus / "expected.json").read_text())
-    sources = list(expected["sources"])
-    records = sum(s["read"] for s in expected["sources"].values())
-    data, out = args.work / "data", args.work / "dist"
-    shutil.rmtree(data, ignore_errors=True)
-    shutil.rmtree(out, ignore_errors=True)
-    build = [str(DECP), "build", "-q", "--offline", "--data-dir", str(data), "--out", str(out), *sources]
-    build += [a for s in sources for a in ("--input", f"{s}={corpus / s}")]
-    rows = []
-
-    # The floor is the best of three runs: on a shared machine one run of it varies by 30 %, which would move the
-    # ratio as much as any change to the build does. So is the minimal Python pass (step e, a reference).
-    floor, floors, _ = best_of([str(PYTHON), "-c", FLOOR, str(corpus)])
-    rows.append(("a. parse-only floor", *floor))
-    python_pass, passes, passed = best_of([str(PYTHON), str(ROOT / "bench" / "python_pass.py"), str(corpus)])
-    for name in ("b. decp build (full)", "c. re-run, nothing changed"):
-        seconds, peak, result = timed(build)
-        rows.append((name, seconds, peak, result.returncode))
-        if result.returncode:
-            print(result.stdout, result.stderr)
-    changed = sorted((corpus / sources[0]).iterdir())[0]
-    original = changed.read_bytes()
-    changed.write_bytes(original + b"\n")
-    try:
-        seconds, peak, result = timed(build)
-    finally:
-        changed.write_bytes(original)
-    rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
-    rows.append(("e. minimal Python pass", *python_pass))
-
+    rows, floors, passes, passed, out = run_steps(corpus, list(expected["sources"]), args.work)
     mismatches = count_mismatches(json.loads((out / "report.json").read_text()), expected, passed)
-    full = rows[1][1]
+    records = sum(s["read"] for s in expected["sources"].values())
     files = sum(s["files"] for s in expected["sources"].values())
-    print(f"\n{args.contracts:,} contracts, {records:,} records, {files} files; machine: {machine()['cpu']}")
-    print(f"{'step':<30} {'seconds':>9} {'records/s':>11} {'peak MiB':>9} {'vs full':>8} {'exit':>5}")
-    for name, seconds, peak, code in rows:
-        print(f"{name:<30} {seconds:>9.1f} {records / seconds:>11,.0f} {peak:>9.0f} {seconds / full:>8.2f} {code:>5}")
-    runs = ", ".join(f"{seconds:.1f}" for seconds in floors)
-    print(f"full build / parse floor: {full / rows[0][1]:.1f} (floor: best of {runs} s)")
-    runs = ", ".join(f"{seconds:.1f}" for seconds in passes)
-    print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
-    print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
+    print_table(rows, floors, passes, mismatches, records, f"{args.contracts:,} contracts, {records:,} records, "
+                f"{files} files")  # fmt: skip
+    full = rows[1][1]
     results = {
         "machine": machine(),
         "contracts": args.contracts,
@@ -211,6 +177,55 @@ def main() -> None:
         "mismatches": mismatches,
     }
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+Row = tuple[str, float, float, int]
+
+
+def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], list[float], list[float], str, Path]:
+    """Steps a to e on the corpus: the rows (name, seconds, peak MiB, exit), the floor's and the minimal pass's
+    runs, what the minimal pass printed, and the build's output folder."""
+    data, out = work / "data", work / "dist"
+    shutil.rmtree(data, ignore_errors=True)
+    shutil.rmtree(out, ignore_errors=True)
+    build = [str(DECP), "build", "-q", "--offline", "--data-dir", str(data), "--out", str(out), *sources]
+    build += [a for s in sources for a in ("--input", f"{s}={corpus / s}")]
+    rows: list[Row] = []
+    # The floor is the best of three runs: on a shared machine one run of it varies by 30 %, which would move the
+    # ratio as much as any change to the build does. So is the minimal Python pass (step e, a reference).
+    floor, floors, _ = best_of([str(PYTHON), "-c", FLOOR, str(corpus)])
+    rows.append(("a. parse-only floor", *floor))
+    python_pass, passes, passed = best_of([str(PYTHON), str(ROOT / "bench" / "python_pass.py"), str(corpus)])
+    for name in ("b. decp build (full)", "c. re-run, nothing changed"):
+        seconds, peak, result = timed(build)
+        rows.append((name, seconds, peak, result.returncode))
+        if result.returncode:
+            print(result.stdout, result.stderr)
+    changed = sorted((corpus / sources[0]).iterdir())[0]
+    original = changed.read_bytes()
+    changed.write_bytes(original + b"\n")
+    try:
+        seconds, peak, result = timed(build)
+    finally:
+        changed.write_bytes(original)
+    rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
+    rows.append(("e. minimal Python pass", *python_pass))
+    return rows, floors, passes, passed, out
+
+
+def print_table(
+    rows: list[Row], floors: list[float], passes: list[float], mismatches: dict[str, Any], records: int, title: str
+) -> None:
+    full = rows[1][1]
+    print(f"\n{title}; machine: {machine()['cpu']}")
+    print(f"{'step':<30} {'seconds':>9} {'records/s':>11} {'peak MiB':>9} {'vs full':>8} {'exit':>5}")
+    for name, seconds, peak, code in rows:
+        print(f"{name:<30} {seconds:>9.1f} {records / seconds:>11,.0f} {peak:>9.0f} {seconds / full:>8.2f} {code:>5}")
+    runs = ", ".join(f"{seconds:.1f}" for seconds in floors)
+    print(f"full build / parse floor: {full / rows[0][1]:.1f} (floor: best of {runs} s)")
+    runs = ", ".join(f"{seconds:.1f}" for seconds in passes)
+    print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
+    print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
 
 
 if __name__ == "__main__":
