@@ -171,7 +171,7 @@ def test_names_of_the_2_0_0_draft():
 
 def test_a_file_of_2022_marches_and_concessions_publishes_each_in_its_list(tmp_path):
     """decp-2022.json takes each kept record of a file into the list of its kind (the build tells them apart
-    by codes, outputs.py FORMS): marchés in `marche`, concessions in `contrat-concession`, in reading order."""
+    by codes, pipeline/plan.py FORMS): marchés in `marche`, concessions in `contrat-concession`, in reading order."""
     by_uid = {r["acheteur"]["id"] + r["id"]: r for r in DEMATIS_2024 if json_validator("2.0").is_valid(r, "marche")}
     marches = list(by_uid.values())[:3]
     concession = load(Path(__file__).parent / "fixtures" / "validation-corpus" / "v20-json-concession-valid.json")

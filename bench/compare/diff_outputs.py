@@ -3,7 +3,7 @@
 Compares two output folders of `decp build` file by file. Exit 0 when every file is byte-identical or differs
 only in the fields known to vary between two runs of the same code (see IGNORED below), 1 otherwise.
 
-Run with a Python that has pyarrow and orjson (/work/baseline/.venv/bin/python): the helper does not use the
+Run with a Python that has pyarrow and orjson (the reference tree's .venv/bin/python): the helper does not use the
 tree under test, so a broken refactor cannot hide its own differences.
 
 Per file type, for a file that is not byte-identical:
@@ -32,9 +32,9 @@ import pyarrow.parquet as pq
 # Fields of report.json that differ between two runs of the SAME code on the same inputs, or that are a hash of
 # the code itself (and so differ, by construction, for any changed tree). Nothing else is ignored.
 #   generated_at       wall-clock time of the build (datetime.now, to the second)
-#   build_fingerprint  sha1 of CODE_VERSION (hash of the reading code), ASSEMBLY_VERSION (hash of every
-#                      build/*.py), the day (QualityChecks.today), max_amount and each input path + cached-result
-#                      name; identical for two runs of one tree on one day, different for any edited source
+#   build_fingerprint  sha1 of CODE_VERSION (hash of the reading code), ASSEMBLY_VERSION (hash of the
+#                      assembly's modules), the day (anomalies.Run.today), max_amount and each input path and
+#                      cached-result name; identical for two runs of one tree on one day, different for any edited source
 #                      file or another day. Not an output property, a cache key (outputs reused when equal).
 IGNORED = {"report.json": ["generated_at", "build_fingerprint"]}
 MAX_SHOWN = 12
