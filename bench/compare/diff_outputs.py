@@ -34,8 +34,9 @@ import pyarrow.parquet as pq
 #   generated_at       wall-clock time of the build (datetime.now, to the second)
 #   build_fingerprint  sha1 of CODE_VERSION (hash of the reading code), ASSEMBLY_VERSION (hash of the
 #                      assembly's modules), the day (anomalies.Run.today), max_amount and each input path and
-#                      cached-result name; identical for two runs of one tree on one day, different for any edited source
-#                      file or another day. Not an output property, a cache key (outputs reused when equal).
+#                      cached-result name; identical for two runs of one tree on one day, different for any
+#                      edited source file or another day. Not an output property: a cache key (the outputs
+#                      in place are reused when it is equal).
 IGNORED = {"report.json": ["generated_at", "build_fingerprint"]}
 MAX_SHOWN = 12
 BIG = 64 * 2**20
