@@ -256,7 +256,8 @@ class Normalizer15:
                 NUMBER_FROM_TEXT.count(self._tally)
             if value.is_integer() and abs(value) < 2**53:
                 value = int(value)
-        if key == "dureeMois" and isinstance(value, float) and not isinstance(value, bool):
+        # A float beyond 2**53 has no exact integer reading (and could not be written as JSON): left as it is.
+        if key == "dureeMois" and isinstance(value, float) and abs(value) < 2**53:
             if value.is_integer():
                 return int(value)
             if value > 0:

@@ -32,8 +32,6 @@ import orjson
 import pyarrow as pa
 
 from decp_pipeline import __version__
-from decp_pipeline.pipeline.anomalies import facts, static_anomalies
-from decp_pipeline.pipeline.dedup.rules import Facts
 from decp_pipeline.pipeline.record import Kept, Rejected
 from decp_pipeline.pipeline.rows import ArrowSpool, FragmentWriter
 
@@ -70,14 +68,11 @@ class FileResult:
         self.meta = ArrowSpool(META_SCHEMA, folder / META)
         self.tables = FragmentWriter(folder)
 
-    def keep(self, kept: Kept, digest: bytes) -> None:
-        contract = kept.contract
-        record_facts = Facts.of(contract)
-        anomalies = static_anomalies(contract)
-        day, amount = facts(contract)
+    def keep(self, kept: Kept) -> None:
+        contract, record_facts, anomalies, (day, amount) = kept.contract, kept.facts, kept.anomalies, kept.run_facts
         self.records.write(orjson.dumps(contract.record) + b"\n")
         self.meta.add({"position": kept.position, "valid": True, "format": contract.version,
-                       "kind": contract.kind, "key": record_facts.key, "digest": digest, "uid": contract.uid,
+                       "kind": contract.kind, "key": record_facts.key, "digest": kept.digest, "uid": contract.uid,
                        "recency": record_facts.recency, "modifications": record_facts.modifications,
                        "near": record_facts.near, "anomalies": " ".join(anomalies) or None, "day": day,
                        "amount": amount})  # fmt: skip
@@ -95,7 +90,7 @@ class FileResult:
         self.meta.add({"position": rejected.position, "valid": False, "format": rejected.version,
                        "kind": contract.kind, "uid": contract.uid})  # fmt: skip
         self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,
-                        anomalies=static_anomalies(contract), facts=facts(contract),
+                        anomalies=rejected.anomalies, facts=rejected.run_facts,
                         position=rejected.position)  # fmt: skip
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""One raw record → kept (normalized, valid, with its contract) or rejected (with its errors). Pure: no I/O.
+"""One raw record → kept (normalized, valid, with its contract, facts and anomalies) or rejected (with its
+errors). Pure: no I/O.
 
     raw record ─ per-source hooks (before) ─ normalizer of its format ─ hooks (after) ─ uid and source
                ─ validation against the official schema of its format ─ Kept | Rejected
@@ -18,17 +19,26 @@ from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
 from decp_pipeline.normalize.hooks import FileContext, hooks_for
+from decp_pipeline.pipeline.anomalies import facts as run_facts
+from decp_pipeline.pipeline.anomalies import static_anomalies
 from decp_pipeline.pipeline.counts import error_code
+from decp_pipeline.pipeline.dedup.rules import Facts
 from decp_pipeline.readers.records import RawRecord
 from decp_pipeline.validation.json_records import json_validator
 
 
 @dataclass(slots=True)
 class Kept:
-    """A valid record: `contract.record` is what decp.json or decp-2022.json publishes."""
+    """A valid record: `contract.record` is what decp.json or decp-2022.json publishes; with what the build
+    needs of it later: the digest of its content, its consolidation facts, its static anomalies and the facts
+    of the run-dependent ones (day, amount)."""
 
     position: int
     contract: Contract
+    digest: bytes
+    facts: Facts
+    anomalies: list[str]
+    run_facts: tuple[str | None, float | None]
 
 
 @dataclass(slots=True)
@@ -41,6 +51,8 @@ class Rejected:
     errors: list[tuple[str, str, str]]
     version: str
     contract: Contract | None
+    anomalies: list[str]  # of its table rows (none without a contract)
+    run_facts: tuple[str | None, float | None]
 
     @property
     def codes(self) -> list[str]:
@@ -85,9 +97,14 @@ class RecordProcessor:
         kind = kind_of(record) if version == "1.5" else kind
         if errors:
             listed = [(e.rule, e.dotted, e.message) for e in errors]
-            contract = Contract(record, version, kind) if isinstance(record, dict) else None
-            return Rejected(raw.position, raw.data, listed, version, contract)
-        return Kept(raw.position, Contract(record, version, kind))
+            if not isinstance(record, dict):
+                return Rejected(raw.position, raw.data, listed, version, None, [], (None, None))
+            contract = Contract(record, version, kind)
+            return Rejected(raw.position, raw.data, listed, version, contract, static_anomalies(contract),
+                            run_facts(contract))  # fmt: skip
+        contract = Contract(record, version, kind)
+        return Kept(raw.position, contract, contract.digest(), Facts.of(contract), static_anomalies(contract),
+                    run_facts(contract))  # fmt: skip
 
     def _identify(self, record: dict[str, Any], kind: str, tally: Tally) -> None:
         """Format 1.5 publishes each record's `uid` and `source`."""

@@ -47,13 +47,12 @@ def _number(value: Any) -> float | None:
 
 
 def _integer(value: Any) -> int | None:
+    """An integer of the table's 64-bit column, else none (a rejected record's `dureeMois` of 1.8e19)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
+        value = int(value)
+    return value if isinstance(value, int) and -(2**63) <= value < 2**63 else None
 
 
 def _text(value: Any) -> str | None:

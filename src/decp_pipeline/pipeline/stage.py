@@ -216,14 +216,14 @@ class SourceStage:
             counts.errors.update(outcome.codes)
             result.reject(outcome)
             return
-        digest = outcome.contract.digest()
+        digest = outcome.digest
         if digest in digests:
             counts.duplicates += 1
             counts.duplicates_by_rule["exact-copy"] += 1
             return
         digests.add(digest)
         counts.exported += 1
-        result.keep(outcome, digest)
+        result.keep(outcome)
 
 
 def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> None:
