@@ -103,6 +103,7 @@ def test_no_malformed_field_raises(tmp_path, record):
                          "actesSousTraitance", "techniques", "_lists", "dureeMois", "dateNotification"]), inner,
                         max_size=4), max_leaves=12))  # fmt: skip
 @example(1.8446744073709552e19)
+@example(1e308)
 @example(-(2**63))
 def test_any_json_value_is_kept_or_rejected(value):
     """Any JSON value in a real record's fields is kept or rejected, and its table rows written: never an
@@ -112,10 +113,26 @@ def test_any_json_value_is_kept_or_rejected(value):
         result = FileResult(Path(folder), "s")
         for version in ("1.5", "2.0"):
             record = json.loads(json.dumps({**copy.deepcopy(PES[1]), "extra": value}))
-            for key in ("titulaires", "modifications", "acheteur", "dureeMois", "montant"):
+            for key in ("titulaires", "modifications", "acheteur", "dureeMois", "montant", "offresRecues"):
                 outcome = process({**record, key: value}, None, version)
                 if isinstance(outcome, Kept):
                     result.keep(outcome)
                 else:
                     result.reject(outcome)
         result.close()
+
+
+@pytest.mark.parametrize(("field", "value"), [("offresRecues", 1e308), ("dureeMois", 1.8446744073709552e19)])
+def test_a_valid_2022_record_with_a_huge_whole_number(tmp_path, field, value):
+    """An integer field given a float beyond 2**53: left as it is (no exact integer reading), so the record is
+    judged and written like any other (0.10.1 made it an integer beyond 64 bits: a traceback)."""
+    record = load(REAL / "fcp-master_json_marches_concessions.json")["marches"]["marche"][0]
+    assert isinstance(process(record, "marche", "2.0"), Kept)
+    outcome = process({**record, field: value}, "marche", "2.0")
+    result = FileResult(tmp_path, "s")
+    if isinstance(outcome, Kept):
+        result.keep(outcome)
+    else:
+        result.reject(outcome)
+    result.close()
+    assert (tmp_path / "meta.arrow").is_file()

@@ -150,7 +150,7 @@ class Normalizer2022(Normalizer15):
 
     def _integer(self, value: Any, *, duration: bool = False) -> Any:
         number = self._number("dureeMois" if duration else "offresRecues", value)
-        if isinstance(number, float) and number.is_integer():
+        if isinstance(number, float) and number.is_integer() and abs(number) < 2**53:  # beyond: no exact reading
             return int(number)
         return number
 
