@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from decp_pipeline.progress import Progress
+
 
 def verbosity_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """-q/--quiet and -v/--verbose: how much goes to stderr. They set the `verbosity` argument (-1, 0, 1)."""
@@ -72,12 +74,13 @@ def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def progress_printer() -> Callable[[str], None]:
-    """Progress lines on stderr: each source's steps and failures by default, every file with -v (lines the
-    library indents are details), nothing with -q."""
+def progress_printer() -> Progress:
+    """Progress lines on stderr: each source's steps and failures by default, the detail lines too (every file
+    read, every resource downloaded) with -v, nothing with -q."""
     level = verbosity()
-    if level < 0:
-        return lambda _line: None
-    if level == 0:
-        return lambda line: None if line.startswith(" ") else click.echo(line, err=True)
-    return lambda line: click.echo(line.strip(), err=True)
+
+    def printer(line: str, *, detail: bool = False) -> None:
+        if level > 0 or (level == 0 and not detail):
+            click.echo(line, err=True)
+
+    return printer

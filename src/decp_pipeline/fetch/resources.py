@@ -8,13 +8,13 @@ is the one already cached), fetched conditionally (ETag / Last-Modified → 304)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.http import Download, HeadCheck, HttpClient
 from decp_pipeline.fetch.store import CachedResource, Store, replace_file
+from decp_pipeline.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class SourceResult:
 class FetchContext:
     client: HttpClient
     store: Store
-    progress: Callable[[str], None] = lambda _line: None
+    progress: Progress = silent
 
 
 def unchanged_in_catalogue(resource: Resource, cached: CachedResource) -> bool:
@@ -157,7 +157,7 @@ def _downloaded(
     )
     ctx.store.log(source, resource.url, "downloaded", size=download.size)
     result.downloaded += 1
-    ctx.progress(f"  {source}: downloaded {resource.url} ({download.size:,} bytes)")
+    ctx.progress(f"{source}: downloaded {resource.url} ({download.size:,} bytes)", detail=True)
 
 
 def _unchanged(store: Store, source: str, resource: Resource) -> None:

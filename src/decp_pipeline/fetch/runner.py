@@ -16,6 +16,7 @@ from decp_pipeline.fetch.http import HttpClient, HttpSettings, Traffic
 from decp_pipeline.fetch.kinds import datagouv, dcat, dume, url
 from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
 from decp_pipeline.fetch.store import Store
+from decp_pipeline.progress import Progress, silent
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def fetch_sources(
     source_ids: Sequence[str] = (),
     *,
     offline: bool = False,
-    progress: Callable[[str], None] = lambda _line: None,
+    progress: Progress = silent,
     client: HttpClient | None = None,
 ) -> FetchRun:
     sources = selected_sources(config, source_ids)

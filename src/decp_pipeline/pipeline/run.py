@@ -6,7 +6,7 @@ build goes on; the exit code says something failed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
 from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files
+from decp_pipeline.progress import Progress, silent
 
 
 @dataclass
@@ -63,7 +64,7 @@ def build(
     inputs: dict[str, list[str]] | None = None,
     offline: bool = False,
     force: bool = False,
-    progress: Callable[[str], None] = lambda _line: None,
+    progress: Progress = silent,
 ) -> BuildRun:
     inputs = inputs or {}
     if source_ids:
@@ -103,7 +104,7 @@ def _plan_stages(
     inputs: dict[str, list[str]],
     store: Store,
     failed: dict[str, str],
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> list[tuple[SourceStage, list[tuple[str, Path]]]]:
     """Each selected source's stage and its files with their cached results; a source with nothing to read
     is put in `failed`."""

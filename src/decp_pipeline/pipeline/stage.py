@@ -18,7 +18,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from decp_pipeline.normalize.hooks import FileContext
 from decp_pipeline.pipeline.cache import CODE_VERSION, COUNTS, FileResult, file_sha1
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.record import Kept, RecordProcessor
+from decp_pipeline.progress import Progress, silent
 from decp_pipeline.readers.records import RawRecord, RecordFile
 
 # Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
@@ -69,9 +70,7 @@ class Reading:
 class SourceStage:
     """Processes the files of one source into its stage folder."""
 
-    def __init__(
-        self, reading: Reading | str, data_dir: Path, progress: Callable[[str], None] = lambda _l: None
-    ) -> None:
+    def __init__(self, reading: Reading | str, data_dir: Path, progress: Progress = silent) -> None:
         self.reading = reading if isinstance(reading, Reading) else Reading(reading)
         self.source = self.reading.source
         self.data_dir = data_dir
@@ -95,8 +94,8 @@ class SourceStage:
         for path, cached in planned:
             counts = Counts.from_dict(json.loads((cached / COUNTS).read_text(encoding="utf-8")))
             if cached in self.read_now:
-                self.progress(f"  {self.source}: {path}: {counts.read} read, {counts.exported} valid, "
-                              f"{counts.rejected} rejected")  # fmt: skip
+                self.progress(f"{self.source}: {path}: {counts.read} read, {counts.exported} valid, "
+                              f"{counts.rejected} rejected", detail=True)  # fmt: skip
             for failed in counts.failed_files:
                 failed["file"] = path
                 self.progress(f"{self.source}: {path}: FAILED: {failed['error']}")
