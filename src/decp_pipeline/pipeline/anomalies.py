@@ -225,7 +225,7 @@ def static_anomalies(contract: Contract) -> list[str]:
     return [anomaly.code for anomaly in STATIC if anomaly.check(contract)]  # type: ignore[misc]
 
 
-def facts(contract: Contract) -> tuple[str | None, float | None]:
+def run_facts(contract: Contract) -> tuple[str | None, float | None]:
     """What the run-dependent checks compare (cached with the record): the latest of the notification
     (signature) and publication days, and the amount when it is above 1 € (an amount of 1 € or less is
     `amount-too-low`, never too high)."""
@@ -251,7 +251,7 @@ class Run:
 
     def check(self, contract: Contract) -> list[str]:
         """Every anomaly code of a contract, in catalogue order."""
-        day, amount = facts(contract)
+        day, amount = run_facts(contract)
         return combine(static_anomalies(contract), self.codes(day, amount))
 
     def codes(self, day: str | None, amount: float | None) -> list[str]:

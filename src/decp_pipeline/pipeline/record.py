@@ -19,8 +19,7 @@ from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
 from decp_pipeline.normalize.hooks import FileContext, hooks_for
-from decp_pipeline.pipeline.anomalies import facts as run_facts
-from decp_pipeline.pipeline.anomalies import static_anomalies
+from decp_pipeline.pipeline.anomalies import run_facts, static_anomalies
 from decp_pipeline.pipeline.counts import error_code
 from decp_pipeline.pipeline.dedup.rules import Facts
 from decp_pipeline.readers.records import RawRecord

@@ -8,12 +8,13 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from decp_pipeline import __version__
 from decp_pipeline.pipeline.anomalies import Run
-from decp_pipeline.pipeline.cache import CODE_VERSION, code_version
+from decp_pipeline.pipeline.cache import code_version, reading_version
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.plan import AssemblySource
 from decp_pipeline.pipeline.tables import TABLES
@@ -43,14 +44,16 @@ class Assembly:
         self.tables, self.overlap, self.near_duplicates = tables, overlap, near
 
 
-# The code that assembles the outputs from the cached results (the fingerprint changes with it).
-ASSEMBLY_VERSION = code_version("decp_pipeline.pipeline.assemble")
+@cache
+def assembly_version() -> str:
+    """The code that assembles the outputs from the cached results (the fingerprint changes with it)."""
+    return code_version("decp_pipeline.pipeline.assemble")
 
 
 def fingerprint(stages: list[AssemblySource], run: Run) -> str:
     """What the outputs are made of: the code, the run's settings and day, each source's files and results."""
     digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(f"{CODE_VERSION}|{ASSEMBLY_VERSION}|{run.today}|{run.max_amount}".encode())
+    digest.update(f"{reading_version()}|{assembly_version()}|{run.today}|{run.max_amount}".encode())
     for stage in stages:
         digest.update(f"\n{stage.source}|{stage.priority}".encode())
         for file in stage.files:

@@ -26,7 +26,7 @@ from pathlib import Path
 from decp_pipeline.exceptions import MalformedFileError
 from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext
-from decp_pipeline.pipeline.cache import CODE_VERSION, COUNTS, FileResult, file_sha1
+from decp_pipeline.pipeline.cache import COUNTS, FileResult, file_sha1, reading_version
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.record import Kept, RecordProcessor
 from decp_pipeline.progress import Progress, silent
@@ -62,9 +62,9 @@ class Reading:
         """The code version, and the source's settings when they are not the defaults: a source whose
         `format` or `hooks` change in sources.yaml has its files read again."""
         if self.format == "auto" and not self.hooks:
-            return CODE_VERSION
+            return reading_version()
         settings = hashlib.sha1(f"{self.format}|{' '.join(self.hooks)}".encode(), usedforsecurity=False)
-        return f"{CODE_VERSION}-{settings.hexdigest()[:8]}"
+        return f"{reading_version()}-{settings.hexdigest()[:8]}"
 
 
 class SourceStage:
