@@ -70,7 +70,7 @@ class FileResult:
 
     def keep(self, kept: Kept) -> None:
         contract, record_facts, anomalies, (day, amount) = kept.contract, kept.facts, kept.anomalies, kept.run_facts
-        self.records.write(orjson.dumps(contract.record) + b"\n")
+        self.records.write(kept.line + b"\n")
         self.meta.add({"position": kept.position, "valid": True, "format": contract.version,
                        "kind": contract.kind, "key": record_facts.key, "digest": kept.digest, "uid": contract.uid,
                        "recency": record_facts.recency, "modifications": record_facts.modifications,

@@ -11,10 +11,15 @@ normalized and validated against 2.0.3, and keep their format. What the build ne
 
 from __future__ import annotations
 
+import os
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from decp_pipeline.models.contract import Contract, kind_of, uid_of
+from decp_pipeline.models.strict import fast_verdict
 from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
@@ -34,6 +39,7 @@ class Kept:
 
     position: int
     contract: Contract
+    line: bytes  # the record's JSON, as decp.json or decp-2022.json publishes it
     digest: bytes
     facts: Facts
     anomalies: list[str]
@@ -58,21 +64,37 @@ class Rejected:
         return [error_code(rule, where) for rule, where, _ in self.errors]
 
 
+def fast_path_enabled() -> bool:
+    """`DECP_FAST_PATH=0` sends every record through the normalizer and jsonschema: the outputs are the same
+    (tests/test_fast_path.py), only slower; for checking that, or a suspected difference."""
+    return os.environ.get("DECP_FAST_PATH", "1") != "0"
+
+
 class RecordProcessor:
     """Normalizes and validates the records of one source (its hooks, both formats' normalizers). The fixes
-    made are counted in the `tally` given with each record (pipeline/stage.py gives one per file)."""
+    made are counted in the `tally` given with each record (pipeline/stage.py gives one per file).
 
-    def __init__(self, source: str, hooks: tuple[str, ...] = ()) -> None:
+    The fast path: a JSON record that its strict model accepts (models/strict.py: valid, and nothing the
+    normalizer would change) is kept as it is, with its `uid` and `source` set as the slow path sets them; any
+    other record, and every record of a source with hooks or read from XML, takes the slow path."""
+
+    def __init__(self, source: str, hooks: tuple[str, ...] = (), *, fast: bool | None = None) -> None:
         self.source = source
+        self.fast = fast_path_enabled() if fast is None else fast
         self.normalizer = Normalizer15()
         self.validator = json_validator("1.5")
         self.normalizer_2022 = Normalizer2022()
         self.validator_2022 = json_validator("2.0")
         self.before, self.after = hooks_for(hooks)
+        self.fast = self.fast and not hooks
 
     def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
+        if self.fast and not xml and type(raw.data) is dict:
+            kept = self._fast(raw, kind, tally)
+            if kept is not None:
+                return kept
         if raw.version == "2.0":
             record = self.normalizer_2022.normalize(raw.data, kind, tally, from_xml=xml)
             return self._verdict(raw, record, "2.0", kind)
@@ -88,6 +110,24 @@ class RecordProcessor:
             self._identify(record, kind, tally)
         return self._verdict(raw, record, "1.5", kind)
 
+    def _fast(self, raw: RawRecord, kind: str, tally: Tally) -> Kept | None:
+        """The record kept as it is when its strict model accepts it, else None (and nothing counted)."""
+        record: dict[str, Any] = raw.data
+        version = "2.0" if raw.version == "2.0" else "1.5"
+        made: Tally = Counter()  # counted only if the record takes this path
+        if version == "1.5":
+            record = dict(record)
+            self._identify(record, kind, made)
+        line = orjson.dumps(record)
+        if not fast_verdict(line, "2022" if version == "2.0" else "1.5", kind):  # type: ignore[arg-type]
+            return None
+        tally.update(made)
+        return self._kept(raw.position, Contract(record, version, kind), line)
+
+    def _kept(self, position: int, contract: Contract, line: bytes) -> Kept:
+        return Kept(position, contract, line, contract.digest(), Facts.of(contract), static_anomalies(contract),
+                    run_facts(contract))  # fmt: skip
+
     def _verdict(self, raw: RawRecord, record: Any, version: str, kind: str) -> Kept | Rejected:
         validator = self.validator_2022 if version == "2.0" else self.validator
         errors = validator.errors(record, kind)
@@ -101,9 +141,7 @@ class RecordProcessor:
             contract = Contract(record, version, kind)
             return Rejected(raw.position, raw.data, listed, version, contract, static_anomalies(contract),
                             run_facts(contract))  # fmt: skip
-        contract = Contract(record, version, kind)
-        return Kept(raw.position, contract, contract.digest(), Facts.of(contract), static_anomalies(contract),
-                    run_facts(contract))  # fmt: skip
+        return self._kept(raw.position, Contract(record, version, kind), orjson.dumps(record))
 
     def _identify(self, record: dict[str, Any], kind: str, tally: Tally) -> None:
         """Format 1.5 publishes each record's `uid` and `source`."""
