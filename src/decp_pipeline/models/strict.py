@@ -40,7 +40,7 @@ from decp_pipeline.normalize.labels import ABSENT, DATE_FIELDS, SIRET_HOLDERS
 # one of the values it drops as absent. `\Z`, not `$`: `$` would let a final newline through.
 _ABSENT = "|".join(re.escape(value) for value in sorted(ABSENT) if value)
 TRIMMED = rf"^(?!(?:{_ABSENT})\Z)\S(?:[\s\S]*\S)?\Z"
-NO_SPACE = r"^\S+\Z"
+NO_SPACE = rf"^(?!(?:{_ABSENT})\Z)\S+\Z"
 ISO_DATE = r"^\d{4}-[01]\d-[0-3]\d([+-][0-2]\d:[0-5]\dZ?)?\Z"
 # Fields whose `id` the normalizer compacts when it is a SIRET written in groups (1.5 list names, 2022 items).
 _HOLDERS = SIRET_HOLDERS | {"titulaire", "concessionnaire"}
@@ -153,6 +153,18 @@ def _without_unset(t: Any) -> Any:
 @cache
 def strict_model(version: typed.Version, kind: typed.KindName) -> type[Struct]:
     return _Builder(version).struct(typed.MODELS[version, kind])
+
+
+_TRIMMED = re.compile(TRIMMED)
+
+
+def identity_in_place(record: dict[str, Any]) -> bool:
+    """Whether the `uid` and `source` a 1.5 record has (if any) are texts the normalizer keeps: the pipeline
+    then replaces them in place, on both paths (else the slow path drops them first, and adds them last)."""
+    for key in ("uid", "source"):
+        if key in record and not (type(value := record[key]) is str and _TRIMMED.search(value)):
+            return False
+    return True
 
 
 @cache

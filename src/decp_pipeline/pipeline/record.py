@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from decp_pipeline.models.contract import Contract, kind_of, uid_of
-from decp_pipeline.models.strict import fast_verdict
+from decp_pipeline.models.strict import fast_verdict, identity_in_place
 from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
 from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
@@ -116,6 +116,8 @@ class RecordProcessor:
         version = "2.0" if raw.version == "2.0" else "1.5"
         made: Tally = Counter()  # counted only if the record takes this path
         if version == "1.5":
+            if not identity_in_place(record):
+                return None
             record = dict(record)
             self._identify(record, kind, made)
         line = orjson.dumps(record)
