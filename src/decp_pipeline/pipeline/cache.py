@@ -32,11 +32,14 @@ import orjson
 import pyarrow as pa
 
 from decp_pipeline import __version__
+from decp_pipeline.models.contract import Contract
+from decp_pipeline.pipeline.columns import Chunk, tables_of
 from decp_pipeline.pipeline.record import Kept, Rejected
 from decp_pipeline.pipeline.rows import ArrowSpool, FragmentWriter
 
 # The version of this format: raise it when the files above change in a way the code hash cannot see.
 FORMAT = 1
+CHUNK = 5_000  # valid records whose table rows are made at once (pipeline/columns.py)
 COUNTS, RECORDS, REJECTED, META = "counts.json", "records.jsonl", "rejected.jsonl", "meta.arrow"
 PACKAGE = Path(__file__).resolve().parents[1]
 META_SCHEMA = pa.schema(
@@ -67,6 +70,7 @@ class FileResult:
         self.rejected = open(folder / REJECTED, "wb")  # noqa: SIM115
         self.meta = ArrowSpool(META_SCHEMA, folder / META)
         self.tables = FragmentWriter(folder)
+        self.chunk: Chunk | None = None  # the valid records whose rows are made as columns, next
 
     def keep(self, kept: Kept) -> None:
         contract, record_facts, anomalies, (day, amount) = kept.contract, kept.facts, kept.anomalies, kept.run_facts
@@ -76,8 +80,29 @@ class FileResult:
                        "recency": record_facts.recency, "modifications": record_facts.modifications,
                        "near": record_facts.near, "anomalies": " ".join(anomalies) or None, "day": day,
                        "amount": amount})  # fmt: skip
-        self.tables.add(contract, source=self.source, valid=True, errors=[], anomalies=anomalies,
-                        facts=(day, amount), position=kept.position)  # fmt: skip
+        if contract.uid is None:
+            return  # no table rows
+        chunk = self.chunk
+        if chunk is None or not chunk.takes(contract) or len(chunk.lines) >= CHUNK:
+            self._flush_chunk()
+            chunk = self.chunk = Chunk(contract.version, contract.kind)
+        chunk.add(contract, kept.line, kept.position, " ".join(anomalies) or None, (day, amount))
+
+    def _flush_chunk(self) -> None:
+        """The rows of the chunk's records, as columns; or, for a chunk Arrow's reader refuses, record by record."""
+        chunk, self.chunk = self.chunk, None
+        if chunk is None:
+            return
+        tables = tables_of(chunk, self.source)
+        if tables is None:
+            for line, position, anomalies, day, amount in zip(chunk.lines, chunk.positions, chunk.anomalies,
+                                                                chunk.days, chunk.amounts, strict=True):  # fmt: skip
+                self.tables.add(Contract(orjson.loads(line), chunk.version, chunk.kind), source=self.source,
+                                valid=True, errors=[], anomalies=anomalies.split() if anomalies else [],
+                                facts=(day, amount), position=position)  # fmt: skip
+            return
+        for name, table in tables.items():
+            self.tables.lanes[True][name].write_table(table)
 
     def reject(self, rejected: Rejected) -> None:
         errors = [{"rule": rule, "path": where, "message": message} for rule, where, message in rejected.errors]
@@ -94,6 +119,7 @@ class FileResult:
                         position=rejected.position)  # fmt: skip
 
     def close(self) -> None:
+        self._flush_chunk()
         self.records.close()
         self.rejected.close()
         self.meta.close()

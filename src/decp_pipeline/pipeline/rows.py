@@ -93,6 +93,13 @@ class ArrowSpool:
         if len(self.rows) >= BATCH_ROWS:
             self.flush()
 
+    def write_table(self, table: pa.Table) -> None:
+        """Rows already made as columns (pipeline/columns.py), after the rows added before them."""
+        self.flush()
+        if self._writer is None:
+            self._writer = pa.ipc.new_file(str(self.path), self.schema)
+        self._writer.write_table(table)
+
     def flush(self) -> None:
         if not self.rows:
             return

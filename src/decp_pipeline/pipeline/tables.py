@@ -17,6 +17,8 @@ decimals) and Parquet from the same batches.
 
 from __future__ import annotations
 
+from functools import cache
+
 import pyarrow as pa
 
 BATCH_ROWS = 20_000
@@ -145,6 +147,7 @@ HIDDEN_FACTS = [("_day", TEXT), ("_amount", NUMBER)]
 MAIN_TABLES = ("marches", "concessions")
 
 
+@cache
 def fragment_schema(name: str) -> pa.Schema:
     """A table as cached per file: its columns but `file` (known only when the build runs), plus hidden ones."""
     fields = [(column, kind) for column, kind, _ in TABLES[name] if column != "file"]
