@@ -85,7 +85,7 @@ def uid_of(record: dict[str, Any], kind: str) -> str | None:
 
 def digest_of(record: dict[str, Any]) -> bytes:
     """The identity of a record's content, whatever source published it (so `source` is left out)."""
-    content = {k: v for k, v in record.items() if k != "source"}
+    content = {k: v for k, v in record.items() if k != "source"} if "source" in record else record
     return hashlib.blake2b(orjson.dumps(content, option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
 
 

@@ -35,7 +35,7 @@ from decp_pipeline import __version__
 from decp_pipeline.models.contract import Contract
 from decp_pipeline.pipeline.columns import Chunk, tables_of
 from decp_pipeline.pipeline.record import Kept, Rejected
-from decp_pipeline.pipeline.rows import ArrowSpool, FragmentWriter
+from decp_pipeline.pipeline.rows import ColumnSpool, FragmentWriter
 
 # The version of this format: raise it when the files above change in a way the code hash cannot see.
 FORMAT = 1
@@ -68,18 +68,16 @@ class FileResult:
         self.source = source
         self.records = open(folder / RECORDS, "wb")  # noqa: SIM115 - closed by close()
         self.rejected = open(folder / REJECTED, "wb")  # noqa: SIM115
-        self.meta = ArrowSpool(META_SCHEMA, folder / META)
+        self.meta = ColumnSpool(META_SCHEMA, folder / META)
         self.tables = FragmentWriter(folder)
         self.chunk: Chunk | None = None  # the valid records whose rows are made as columns, next
 
     def keep(self, kept: Kept) -> None:
         contract, record_facts, anomalies, (day, amount) = kept.contract, kept.facts, kept.anomalies, kept.run_facts
         self.records.write(kept.line + b"\n")
-        self.meta.add({"position": kept.position, "valid": True, "format": contract.version,
-                       "kind": contract.kind, "key": record_facts.key, "digest": kept.digest, "uid": contract.uid,
-                       "recency": record_facts.recency, "modifications": record_facts.modifications,
-                       "near": record_facts.near, "anomalies": " ".join(anomalies) or None, "day": day,
-                       "amount": amount})  # fmt: skip
+        self.meta.add(kept.position, True, contract.version, contract.kind, record_facts.key, kept.digest,
+                      contract.uid, record_facts.recency, record_facts.modifications, record_facts.near,
+                      " ".join(anomalies) or None, day, amount)  # fmt: skip
         if contract.uid is None:
             return  # no table rows
         chunk = self.chunk
@@ -112,8 +110,8 @@ class FileResult:
         contract = rejected.contract
         if contract is None or contract.uid is None:
             return
-        self.meta.add({"position": rejected.position, "valid": False, "format": rejected.version,
-                       "kind": contract.kind, "uid": contract.uid})  # fmt: skip
+        self.meta.add(rejected.position, False, rejected.version, contract.kind, None, None, contract.uid, None, None,
+                      None, None, None, None)  # fmt: skip
         self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,
                         anomalies=rejected.anomalies, facts=rejected.run_facts,
                         position=rejected.position)  # fmt: skip

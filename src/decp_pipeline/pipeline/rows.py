@@ -125,6 +125,38 @@ class ArrowSpool:
             self._writer.close()
 
 
+class ColumnSpool:
+    """Rows given as tuples in the schema's order, kept as one list per column and converted to Arrow a column
+    at a time (for rows whose values have their columns' types: the meta rows), written to an Arrow IPC file
+    (none when no row came)."""
+
+    def __init__(self, schema: pa.Schema, path: Path) -> None:
+        self.schema = schema
+        self.path = path
+        self.columns: list[list[Any]] = [[] for _ in schema]
+        self._writer: pa.ipc.RecordBatchFileWriter | None = None
+
+    def add(self, *values: Any) -> None:
+        for column, value in zip(self.columns, values, strict=True):
+            column.append(value)
+        if len(self.columns[0]) >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.columns[0]:
+            return
+        arrays = [pa.array(column, f.type) for column, f in zip(self.columns, self.schema, strict=True)]
+        if self._writer is None:
+            self._writer = pa.ipc.new_file(str(self.path), self.schema)
+        self._writer.write_batch(pa.record_batch(arrays, schema=self.schema))
+        self.columns = [[] for _ in self.schema]
+
+    def close(self) -> None:
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+
+
 class FragmentWriter:
     """The rows of every table for the records of one file (valid or not), cached beside its normalized records.
 
