@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime
 import re
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from decp_pipeline.models.contract import Contract
-from decp_pipeline.pipeline.anomalies import CATALOGUE, Run, combine, markdown_table
+from decp_pipeline.pipeline.anomalies import _TEST, CATALOGUE, Run, _maybe_test, combine, markdown_table
 
 from .conftest import REAL, load
 
@@ -97,3 +98,18 @@ def test_the_columnar_run_dependent_pass_equals_the_per_record_one(rows):
     columnar = run.with_run_dependent(cached, days, amounts).to_pylist()
     expected = [" ".join(combine((codes or "").split(), run.codes(day, amount))) or None for codes, day, amount in rows]
     assert columnar == expected
+
+
+def test_the_test_record_prefilter_lets_every_match_through() -> None:
+    """`_maybe_test` may skip the regex only where it cannot match: a character matches a letter of `test` or
+    `compte` under re.I exactly when it case-folds to that letter (all of Unicode), and real test texts pass."""
+    for letter in set("testcompte"):
+        for code in range(sys.maxunicode + 1):
+            char = chr(code)
+            if re.fullmatch(letter, char, re.IGNORECASE):
+                assert char.casefold() == letter, (letter, hex(code))
+    for text in ["Marché TESTVILLE", "AIFE_Test lot 1", "ENREGISTREMENT DE TEſT",
+                 "Ne pas tenır compte", "ne pas TENIR COMPTE"]:  # fmt: skip
+        assert _TEST.search(text)
+        assert _maybe_test(text)
+    assert not _maybe_test("Travaux d'entretien de la voirie")
