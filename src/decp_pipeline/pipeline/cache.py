@@ -143,6 +143,20 @@ def record_lines(folder: Path, chunk: int) -> Iterator[list[bytes]]:
             yield lines
 
 
+def record_blocks(folder: Path, size: int) -> Iterator[bytes]:
+    """The valid records' JSON lines of a cached result, in blocks of whole lines of about `size` bytes."""
+    with open(folder / RECORDS, "rb") as source:
+        rest = b""
+        while block := source.read(size):
+            block = rest + block
+            end = block.rfind(b"\n") + 1
+            rest = block[end:]
+            if end:
+                yield block[:end]
+        if rest:  # a last line without its newline (never written so, but kept whole)
+            yield rest + b"\n"
+
+
 def copy_rejected_lines(folder: Path, source: str, file: str, out: IO[bytes]) -> None:
     """A file's rejected lines, as rejected.jsonl publishes them: with the source and the file's current path
     put in front of each cached line (which is a JSON object: its `{` is replaced)."""
