@@ -1,6 +1,9 @@
 """One raw record → kept (normalized, valid, with its contract, facts and anomalies) or rejected (with its
 errors). Pure: no I/O.
 
+A JSON record its strict model accepts (models/strict.py: valid, nothing to repair) takes the fast path: kept
+as it is, with a 1.5 record's `uid` and `source` set. Every other record takes the slow path:
+
     raw record ─ per-source hooks (before) ─ normalizer of its format ─ hooks (after) ─ uid and source
                ─ validation against the official schema of its format ─ Kept | Rejected
 

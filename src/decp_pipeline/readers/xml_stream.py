@@ -107,7 +107,11 @@ class XmlReader:
                     _refuse_dtd(root)
                     break
             except etree.XMLSyntaxError:
-                pass  # reported by the reading itself, after the records before the fault
+                # lxml 6.2's libxml2 may fail inside the DTD itself (an entity nested too deeply) before the
+                # first element: still a DTD, refused as such; any other fault is reported by the reading.
+                head.seek(0)
+                if _doctype_before_root(head.read(PROLOG_BYTES)):
+                    raise _dtd_refused() from None
 
     def _set_root(self, root: etree._Element) -> None:
         if self.root is None:
@@ -123,12 +127,30 @@ class XmlReader:
 def _refuse_dtd(root: etree._Element) -> None:
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise XmlSyntaxError(
-            "the document declares a DTD (<!DOCTYPE ...>): refused, DECP files need none and DTD entities "
-            "are never expanded",
-            1,
-            1,
-        )
+        raise _dtd_refused()
+
+
+def _dtd_refused() -> XmlSyntaxError:
+    return XmlSyntaxError(
+        "the document declares a DTD (<!DOCTYPE ...>): refused, DECP files need none and DTD entities "
+        "are never expanded",
+        1,
+        1,
+    )
+
+
+PROLOG_BYTES = 1 << 16
+_DOCTYPE = [b"<!DOCTYPE", "<!DOCTYPE".encode("utf-16-le"), "<!DOCTYPE".encode("utf-16-be")]
+
+
+def _doctype_before_root(head: bytes) -> bool:
+    """Whether the bytes before the first element hold a `<!DOCTYPE` (the prolog may only hold the XML
+    declaration, comments, processing instructions and the DTD)."""
+    for doctype in _DOCTYPE:
+        at = head.find(doctype)
+        if at >= 0:
+            return not re.search(rb"<[A-Za-z_]", head[:at].replace(b"\x00", b""))
+    return False
 
 
 def _describe(error: etree.XMLSyntaxError) -> str:
