@@ -21,10 +21,11 @@ import orjson
 import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
+from msgspec.structs import fields
 
 from decp_pipeline.models.contract import kind_of
-from decp_pipeline.models.strict import TRIMMED, fast_verdict
-from decp_pipeline.normalize.hooks import FileContext
+from decp_pipeline.models.strict import TRIMMED, fast_verdict, strict_model
+from decp_pipeline.normalize.hooks import DGFIP_BUYER_FIELDS, DGFIP_FIELDS, FileContext
 from decp_pipeline.normalize.labels import ABSENT
 from decp_pipeline.pipeline.record import Kept, RecordProcessor
 from decp_pipeline.readers.records import RawRecord
@@ -168,3 +169,18 @@ def test_forced_slow_path_gives_byte_identical_outputs(tmp_path: Path, monkeypat
     fast_report, slow_report = (json.loads(report[m]) for m in ("1", "0"))
     fast_report.pop("generated_at"), slow_report.pop("generated_at")
     assert fast_report == slow_report
+
+
+def test_the_hooks_of_every_source_change_nothing_the_fast_path_takes() -> None:
+    """The fast path skips the hooks that run for every source: they must be no-ops on what it accepts. A
+    repeated `datePublicationDonnees` is a list (a date is a text), and the DGFiP's own fields are no field of
+    the strict models (unknown fields are refused)."""
+    for kind, buyer in (("marche", "acheteur"), ("contrat-concession", "autoriteConcedante")):
+        model = strict_model("1.5", kind)
+        names = {f.encode_name: f for f in fields(model)}
+        assert not set(DGFIP_FIELDS) & set(names)
+        buyer_type = names[buyer].type
+        assert not set(DGFIP_BUYER_FIELDS) & {f.encode_name for f in fields(buyer_type)}
+        record = copy.deepcopy(VALID["1.5", kind][0])
+        record["datePublicationDonnees"] = [record["datePublicationDonnees"], "2020-01-01"]
+        assert not fast_verdict(orjson.dumps(record), "1.5", kind)

@@ -89,6 +89,8 @@ class RecordProcessor:
         self.normalizer_2022 = Normalizer2022()
         self.validator_2022 = json_validator("2.0")
         self.before, self.after = hooks_for(hooks)
+        # A source's own hooks may change any record: its records take the slow path. The hooks that run for
+        # every source change nothing the strict models accept (tests/test_fast_path.py checks it).
         self.fast = self.fast and not hooks
 
     def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
