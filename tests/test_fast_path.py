@@ -32,7 +32,7 @@ from decp_pipeline.readers.records import RawRecord
 
 from .conftest import FIXTURES, run_cli
 from .test_build import ALL_SAMPLES
-from .test_typed_models import FAST, VALID, at, changes, drawn_change, edited, json_files, paths, put, records, shape
+from .test_typed_models import FAST, VALID, at, changes, drawn_mutation, edited, json_files, paths, put, records, shape
 
 FAST_PROCESSOR = RecordProcessor("test-source", fast=True)
 SLOW_PROCESSOR = RecordProcessor("test-source", fast=False)
@@ -135,9 +135,7 @@ EDITS_TAKEN = {
 @FAST
 @given(data=st.data())
 def test_mutated_records_same_outcome(version: str, kind: str, data: st.DataObject) -> None:
-    record = data.draw(st.sampled_from(VALID[version, kind]), label="record")
-    path = data.draw(st.sampled_from(list(paths(record))), label="path")
-    mutated = edited(record, path, drawn_change(at(record, path), not path, data))
+    mutated = drawn_mutation(version, kind, data)
     took = assert_same_outcome(mutated, version, kind if version == "2022" else None)
     event("fast path" if took else "slow path")
 

@@ -279,6 +279,13 @@ def drawn_change(node: Any, is_root: bool, data: st.DataObject) -> Any:
     return data.draw(st.sampled_from(changes(node, is_root)), label="edit")
 
 
+def drawn_mutation(version: str, kind: str, data: st.DataObject) -> Any:
+    """A valid record of the fixtures with one edit at one place, both drawn."""
+    record = data.draw(st.sampled_from(VALID[version, kind]), label="record")
+    path = data.draw(st.sampled_from(list(paths(record))), label="path")
+    return edited(record, path, drawn_change(at(record, path), not path, data))
+
+
 FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -287,9 +294,7 @@ FAST = settings(max_examples=150, deadline=None, database=None, suppress_health_
 @given(data=st.data())
 def test_mutated_records(version: str, kind: str, data: st.DataObject) -> None:
     """Any valid record of the fixtures, one edit at any place: same verdicts for both formats and kinds."""
-    record = data.draw(st.sampled_from(VALID[version, kind]), label="record")
-    path = data.draw(st.sampled_from(list(paths(record))), label="path")
-    mutated = edited(record, path, drawn_change(at(record, path), not path, data))
+    mutated = drawn_mutation(version, kind, data)
     verdicts = assert_same_verdicts(mutated)
     event("still valid" if verdicts[version, kind] else "made invalid")
     if version == "1.5":

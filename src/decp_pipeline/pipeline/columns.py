@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from decp_pipeline.models.contract import BUYER_KEY, HOLDERS_KEY, WRAPPED_LISTS, Contract
+from decp_pipeline.models.contract import BUYER_KEY, HOLDERS_KEY, VALUE_LISTS, WRAPPED_LISTS, Contract
 from decp_pipeline.pipeline.rows import CONVERT, _parse_date
 from decp_pipeline.pipeline.tables import DATE, FIELDS_2022, INTEGER, NUMBER, TEXT, fragment_schema
 
@@ -40,13 +40,6 @@ ACTE = pa.struct(
      ("dateNotification", TEXT), ("dateNotificationModificationSousTraitance", TEXT),
      ("datePublicationDonnees", TEXT), ("montant", NUMBER), ("variationPrix", TEXT)]
 )  # fmt: skip
-VALUE_LISTS_2022 = {
-    "techniques": "technique",
-    "modalitesExecution": "modaliteExecution",
-    "typesPrix": "typePrix",
-    "considerationsSociales": "considerationSociale",
-    "considerationsEnvironnementales": "considerationEnvironnementale",
-}
 # The record fields a main row takes as they are (every column of its table that the record may hold).
 MAIN_FIELDS = {
     "marche": [("id", TEXT), ("nature", TEXT), ("objet", TEXT), ("procedure", TEXT), ("dureeMois", INTEGER),
@@ -80,11 +73,11 @@ def record_schema(version: str, kind: str) -> pa.Schema:
         (name, _wrapped(name, ACTE, version)) for name in ("actesSousTraitance", "modificationsActesSousTraitance")
     ]
     if kind == "marche":
-        fields += [(name, kind_) for name, kind_, _ in FIELDS_2022 if name not in VALUE_LISTS_2022]
+        fields += [(name, kind_) for name, kind_, _ in FIELDS_2022 if name not in VALUE_LISTS]
         if version == "2.0":
-            fields += [(name, pa.struct([(item, pa.list_(TEXT))])) for name, item in VALUE_LISTS_2022.items()]
+            fields += [(name, pa.struct([(item, pa.list_(TEXT))])) for name, item in VALUE_LISTS.items()]
         else:  # a 1.5 record holding a 2022 field as a text (`"techniques": "..."`): the row shows it
-            fields += [(name, TEXT) for name in VALUE_LISTS_2022]
+            fields += [(name, TEXT) for name in VALUE_LISTS]
     return pa.schema(fields)
 
 
@@ -259,16 +252,20 @@ class _Builder:
         schema = fragment_schema(name)
         columns: dict[str, Any] = {}
         for f in schema:
-            if f.name in self.records.column_names and f.name not in VALUE_LISTS_2022:
+            if f.name in self.records.column_names and f.name not in VALUE_LISTS:
                 columns[f.name] = _column(self.column(f.name), f.type)
         if self.version == "2.0" and self.kind == "marche":
-            for list_name, item in VALUE_LISTS_2022.items():
+            for list_name, item in VALUE_LISTS.items():
                 columns[list_name] = pc.binary_join(self.part(list_name, item), "; ")
         elif self.kind == "marche":
-            for list_name in VALUE_LISTS_2022:
+            for list_name in VALUE_LISTS:
                 columns[list_name] = self.column(list_name)
         buyer_key = BUYER_KEY[self.kind]
-        current = "valeurGlobale" if self.kind == "contrat-concession" else "montant"
+        current = (
+            ("valeurGlobale_actuelle", "valeurGlobale")
+            if self.kind == "contrat-concession"
+            else ("montant_actuel", "montant")
+        )
         holders = self.column(self.holders_key)
         columns |= {
             "uid": self.uid, "source": self.source, "format": self.version, "valid": True,
@@ -278,7 +275,7 @@ class _Builder:
             "lieuExecution_typeCode": self.part("lieuExecution", "typeCode"),
             "lieuExecution_nom": self.part("lieuExecution", "nom"),
             "dureeMois_actuelle": self.current("dureeMois", INTEGER),
-            f"{current}_actuel" if current == "montant" else f"{current}_actuelle": self.current(current, NUMBER),
+            current[0]: self.current(current[1], NUMBER),
             "modifications_count": _lengths(self.column("modifications")),
             f"{self.holders_key}_count": _lengths(holders),
             "_day": self.kept(pa.array(self.chunk.days, TEXT)),
@@ -334,8 +331,9 @@ class _Builder:
             "numero": pa.array(mods.rank, INTEGER),
             "titulaires_count": pc.cast(pc.if_else(pc.equal(listed, 0), None, listed), INTEGER),
         }
+        schema = fragment_schema("modifications")
         for name, _ in MODIFICATION_FIELDS:
-            columns[name] = _column(mods.field(name), fragment_schema("modifications").field(name).type)
+            columns[name] = _column(mods.field(name), schema.field(name).type)
         return self._table("modifications", columns, len(mods.parent))
 
     def actes(self) -> pa.Table:

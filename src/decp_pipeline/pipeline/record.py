@@ -83,7 +83,6 @@ class RecordProcessor:
 
     def __init__(self, source: str, hooks: tuple[str, ...] = (), *, fast: bool | None = None) -> None:
         self.source = source
-        self.fast = fast_path_enabled() if fast is None else fast
         self.normalizer = Normalizer15()
         self.validator = json_validator("1.5")
         self.normalizer_2022 = Normalizer2022()
@@ -91,7 +90,7 @@ class RecordProcessor:
         self.before, self.after = hooks_for(hooks)
         # A source's own hooks may change any record: its records take the slow path. The hooks that run for
         # every source change nothing the strict models accept (tests/test_fast_path.py checks it).
-        self.fast = self.fast and not hooks
+        self.fast = (fast_path_enabled() if fast is None else fast) and not hooks
 
     def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
         kind = kind_of(raw.data, raw.kind)
