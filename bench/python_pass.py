@@ -68,7 +68,7 @@ def passed(path: str) -> int:
 
 
 def main() -> None:
-    files = [str(p) for p in Path(sys.argv[1]).rglob("*") if p.suffix in (".json", ".xml")]
+    files = [str(p) for folder in sys.argv[1:] for p in Path(folder).rglob("*") if p.suffix in (".json", ".xml")]
     files.sort(key=os.path.getsize, reverse=True)
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
         print(sum(pool.map(passed, files)))
