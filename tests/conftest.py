@@ -20,6 +20,22 @@ REAL = FIXTURES / "realdata"
 SHARED_REALDATA = Path(os.environ.get("DECP_REALDATA", Path(__file__).parents[2] / "shared" / "realdata"))
 
 
+# The files of a release that name it or its time (its build id, generated_at): the others are the same for
+# the same inputs.
+STAMPED = ("report.json", "manifest.json", "delta.json")
+
+
+def release_files(out: Path, *, stamped: bool = False) -> dict[str, bytes]:
+    """The files of the current release in `out`, by name (without the stamped ones unless `stamped`)."""
+    current = out / "current"
+    return {p.name: p.read_bytes() for p in sorted(current.iterdir()) if stamped or p.name not in STAMPED}
+
+
+def force_assembly(out: Path) -> None:
+    """Make the next build assemble again: the current release loses its report.json (damaged: rebuilt)."""
+    (out / "current" / "report.json").unlink()
+
+
 def fixture(name: str) -> str:
     return str(REAL / name)
 

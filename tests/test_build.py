@@ -13,7 +13,7 @@ import pytest
 
 from decp_pipeline.validation.files import FileValidation
 
-from .conftest import run_cli
+from .conftest import force_assembly, release_files, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -322,7 +322,7 @@ def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
                      "marches-publics-info", "pes-marche", "--input", f"marches-publics-info={empty}",
                      "--input", f"pes-marche={empty}")  # fmt: skip
     assert result.exit_code == 1
-    assert "decp.json would hold 29 contracts against 108 in the previous build, a drop of more than 50%" in (
+    assert "decp.json would hold 29 contracts against 108 in the current release, a drop of more than 50%" in (
         result.stderr
     )
     assert (tmp_path / "dist" / "decp.json").read_bytes() == before
@@ -331,7 +331,7 @@ def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
     assert code == 0
     assert report["total"]["exported"] == 29
     assert report["warnings"] == [
-        "decp.json would hold 29 contracts against 108 in the previous build, a drop of more than 50%; "
+        "decp.json would hold 29 contracts against 108 in the current release, a drop of more than 50%; "
         "published anyway (--force)"
     ]
 
@@ -372,12 +372,11 @@ def test_unchanged_files_are_not_read_again(tmp_path):
     assert second.exit_code == 0
     assert "read" not in second.stderr.replace("reading", "")  # no file was parsed
     assert "2 of 2 file(s) unchanged, their results reused" in second.stderr
-    # Same inputs, same code, same day: the outputs in place are kept, only report.json is renewed.
+    # Same inputs, same code, same day: the current release is kept as it is, nothing is written.
     assert "Nothing changed since the last build" in second.stdout
     assert (tmp_path / "dist" / "decp.json").stat().st_mtime_ns == published
-    renewed = json.loads((tmp_path / "dist" / "report.json").read_text())
-    assert renewed["total"] == json.loads(report)["total"]
-    assert renewed["build_fingerprint"] == json.loads(report)["build_fingerprint"]
+    assert (tmp_path / "dist" / "report.json").read_text() == report
+    assert len(list((tmp_path / "dist" / "releases").iterdir())) == 1
     # One file changed: only that one is read again.
     (folder / "2019-04.json").write_bytes((folder / "2019-04.json").read_bytes() + b"\n")
     third = run_cli(*args)
@@ -476,15 +475,16 @@ def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
     code, first, _ = build(tmp_path, *args)
     assert code == 0
     dist = tmp_path / "dist"
-    before = {path.name: path.read_bytes() for path in dist.iterdir() if path.name != "report.json"}
+    before = release_files(dist)
     aws = first["sources"]["marches-publics-info"]
     assert (aws["read"], aws["exported"], aws["duplicates_by_rule"]) == (98, 49, {"same-uid": 49})
     assert b"(copie)" not in before["decp.json"]
-    (dist / "report.json").unlink()  # assembled again, not reused
+    force_assembly(dist)  # assembled again, not reused
     monkeypatch.setattr(plan, "META_BLOCK_ROWS", 1)
     code, again, _ = build(tmp_path, *args)
     assert code == 0
-    assert {path.name: path.read_bytes() for path in dist.iterdir() if path.name != "report.json"} == before
+    no_change = b'"change","uid","source","format","reason","superseded_by","rule","fields"\n'
+    assert release_files(dist) == {**before, "delta.csv": no_change}  # the same release again: no change
     assert again["sources"] == first["sources"]
     assert again["near_duplicates"] == first["near_duplicates"]
     assert b'"marche": [' in before["decp-2022.json"]  # a file of 2022 records (Plan.forms) among them
@@ -492,25 +492,28 @@ def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("blocked", ["marches.csv", "marches.rejected", "decp.json"])
 def test_outputs_that_cannot_be_written_leave_the_previous_ones(tmp_path, blocked):
-    """A file in the way of one output (here a folder where the build writes its temporary file; a full disk
-    gives the same OSError: tests/test_cli_errors.py), at the start or in the middle of the writing threads: a
-    clear error, exit 1 (OutputError), the previous outputs untouched, no temporary file left."""
+    """A file in the way of one output (here a folder where the build writes its temporary file, in the release
+    it is writing; a full disk gives the same OSError: tests/test_cli_errors.py), at the start or in the middle
+    of the writing threads: a clear error, exit 1 (OutputError), the current release untouched and still
+    current, the release being written removed."""
     build(tmp_path, *ALL_SAMPLES)
     dist = tmp_path / "dist"
-    before = {path.name: path.read_bytes() for path in dist.iterdir()}
-    (dist / "report.json").unlink()  # the next build assembles again (no fingerprint to compare with)
-    in_the_way = dist / f".{blocked}.{os.getpid()}.tmp"  # the CLI runs in this process
-    in_the_way.mkdir()
+    before = release_files(dist, stamped=True)
+    current = os.readlink(dist / "current")
+    force_assembly(dist)  # the next build assembles again
+    del before["report.json"]
+    working = dist / "releases" / f".{os.getpid()}.tmp"  # the CLI runs in this process
+    (working / f".{blocked}.{os.getpid()}.tmp").mkdir(parents=True)
     result = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(dist), *ALL_SAMPLES)
     assert result.exit_code == 1
     assert f"Error: could not write the outputs in {dist}/ (" in result.stderr
     assert "is a directory" in result.stderr.lower()
-    assert "the outputs in place were kept" in result.stderr
+    assert "the current release was kept" in result.stderr
     assert "Traceback" not in result.stderr
-    assert {p.name: p.read_bytes() for p in dist.iterdir() if p.name != "report.json" and p != in_the_way} == {
-        name: content for name, content in before.items() if name != "report.json"
-    }
-    assert [p.name for p in dist.glob(".*")] == [in_the_way.name]
+    assert os.readlink(dist / "current") == current
+    assert release_files(dist, stamped=True) == before
+    assert [p.name for p in (dist / "releases").iterdir()] == [current.split("/")[-1]]
+    assert not list(dist.glob(".*"))
 
 
 def test_two_files_with_the_same_content_read_once(tmp_path, monkeypatch):

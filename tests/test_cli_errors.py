@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from .conftest import CORPUS, run_cli
+from .conftest import CORPUS, force_assembly, release_files, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -135,15 +135,17 @@ def test_a_full_disk_exits_1_and_keeps_the_outputs_in_place(tmp_path: Path) -> N
     is a link to /dev/full, where every write fails with "No space left on device"."""
     out = tmp_path / "dist"
     assert build(tmp_path, out).exit_code == 0
-    before = {path.name: path.read_bytes() for path in out.iterdir()}
-    (out / "report.json").unlink()  # the next build assembles again (no fingerprint to compare with)
-    full = out / f".rejected.jsonl.{os.getpid()}.tmp"
-    full.symlink_to("/dev/full")
+    before = release_files(out, stamped=True)
+    force_assembly(out)  # the next build assembles again
+    working = out / "releases" / f".{os.getpid()}.tmp"
+    working.mkdir()
+    (working / f".rejected.jsonl.{os.getpid()}.tmp").symlink_to("/dev/full")
     line = assert_one_error_line(build(tmp_path, out), 1, f"Error: could not write the outputs in {out}/")
     assert "No space left on device" in line
-    assert "the outputs in place were kept" in line
-    after = {path.name: path.read_bytes() for path in out.iterdir() if path != full}
-    assert after == {name: content for name, content in before.items() if name != "report.json"}
+    assert "the current release was kept" in line
+    del before["report.json"]
+    assert release_files(out, stamped=True) == before
+    assert not working.exists()
 
 
 def test_a_reader_gone_away_stops_quietly(tmp_path: Path) -> None:

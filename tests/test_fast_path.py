@@ -30,7 +30,7 @@ from decp_pipeline.normalize.labels import ABSENT
 from decp_pipeline.pipeline.record import Kept, RecordProcessor
 from decp_pipeline.readers.records import RawRecord
 
-from .conftest import FIXTURES, run_cli
+from .conftest import FIXTURES, release_files, run_cli
 from .test_build import ALL_SAMPLES
 from .test_typed_models import FAST, VALID, at, changes, drawn_mutation, edited, json_files, paths, put, records, shape
 
@@ -160,12 +160,15 @@ def test_forced_slow_path_gives_byte_identical_outputs(tmp_path: Path, monkeypat
         result = run_cli("build", "--offline", "--data-dir", str(tmp_path / f"data{mode}"), "--out", str(out),
                          *ALL_SAMPLES)  # fmt: skip
         assert result.exit_code == 0, result.output
-        outputs[mode] = {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.is_file()}
-    assert len(outputs["1"]) == 17
+        outputs[mode] = release_files(out, stamped=True)
+    assert len(outputs["1"]) == 22
     report = {mode: files.pop("report.json") for mode, files in outputs.items()}
+    for files in outputs.values():
+        files.pop("manifest.json"), files.pop("delta.json")
     assert outputs["1"] == outputs["0"]
     fast_report, slow_report = (json.loads(report[m]) for m in ("1", "0"))
-    fast_report.pop("generated_at"), slow_report.pop("generated_at")
+    for stamp in ("generated_at", "release"):
+        fast_report.pop(stamp), slow_report.pop(stamp)
     assert fast_report == slow_report
 
 

@@ -150,6 +150,7 @@ def parse_config(document: Any, path: str) -> Config:
     settings = {k: v for k, v in document.items() if k != "sources"}
     problems.extend(_check_http_settings(settings.get("http")))
     problems.extend(_check_build_settings(settings.get("build")))
+    problems.extend(_check_release_settings(settings.get("releases")))
     if problems:
         raise ConfigError(path, problems)
     return Config(path=path, sources=tuple(sources), settings=settings)
@@ -181,6 +182,22 @@ def _check_build_settings(section: Any) -> list[str]:
     amount = section.get("max_amount", 1)
     if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
         problems.append(f"build: key 'max_amount': expected an amount in euros > 0, got {amount!r}")
+    return problems
+
+
+DEFAULT_KEEP = 7  # releases kept in OUT/releases/ (pipeline/release.py)
+
+
+def _check_release_settings(section: Any) -> list[str]:
+    """The `releases:` settings: `keep`, how many releases OUT/releases/ keeps (the current one among them)."""
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return ["key 'releases': expected a mapping of settings (keep)"]
+    problems = [f"releases: unknown key '{k}'" + _suggest(str(k), {"keep"}) for k in section if k != "keep"]
+    keep = section.get("keep", DEFAULT_KEEP)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        problems.append(f"releases: key 'keep': expected a whole number of releases >= 1, got {keep!r}")
     return problems
 
 

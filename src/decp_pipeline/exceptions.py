@@ -147,3 +147,14 @@ class ShrinkError(DecpError):
 class OutputError(DecpError):
     """Raised by `pipeline.assemble.assemble` and `decp build`: the outputs could not be written in --out (a full
     disk, a folder that cannot be created or written, a file in the way); the outputs in place were kept."""
+
+
+class SignalError(DecpError):
+    """Raised in the main process by the SIGTERM handler of `decp` (cli/__init__.py): the run stops, its
+    worker processes and its temporary files go, and what was published stays whole (pipeline/release.py)."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(
+            f"stopped by {signal_name}: the current release is whole (the one before this run, "
+            "unless this run had made its own current)"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from typing import Any, NoReturn
 
@@ -17,10 +18,11 @@ import click
 
 from decp_pipeline import __version__
 from decp_pipeline.cli.build import build_command
+from decp_pipeline.cli.diff import diff_command
 from decp_pipeline.cli.fetch import fetch_command
 from decp_pipeline.cli.sources import sources_command
 from decp_pipeline.cli.validate import validate_command
-from decp_pipeline.exceptions import EXIT_FAILED, DecpError
+from decp_pipeline.exceptions import EXIT_FAILED, DecpError, SignalError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -72,10 +74,18 @@ def cli() -> None:
 
 
 cli.add_command(build_command)
+cli.add_command(diff_command)
 cli.add_command(fetch_command)
 cli.add_command(sources_command)
 cli.add_command(validate_command)
 
 
+def _terminate(signal_number: int, _frame: object) -> None:
+    raise SignalError(signal.Signals(signal_number).name)
+
+
 def main() -> None:
+    # SIGTERM (a cron's timeout, systemd, kill) stops a run as an error does: temporaries removed, workers
+    # killed, one line on stderr, exit 1; the default action would leave them behind.
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="decp")

@@ -10,6 +10,7 @@ from decp_pipeline.cli.options import (
     config_option,
     data_dir_option,
     offline_option,
+    out_option,
     progress_printer,
     verbosity_options,
 )
@@ -25,14 +26,7 @@ COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates"
 @click.argument("source_ids", nargs=-1, metavar="[SOURCE_ID]...")
 @config_option
 @data_dir_option
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="dist",
-    envvar="DECP_OUT",
-    show_default=True,
-    help="Where the published outputs are written (env: DECP_OUT).",
-)
+@out_option
 @offline_option
 @click.option(
     "--input",
@@ -46,6 +40,12 @@ COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates"
     is_flag=True,
     help="Publish even when the outputs shrink by more than build.max_shrink (default 50 %) since the last build.",
 )
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Before saying nothing changed, check the current release's files against the sha256 of its manifest "
+    "(their sizes are always checked).",
+)
 @verbosity_options
 def build_command(
     source_ids: tuple[str, ...],
@@ -55,12 +55,17 @@ def build_command(
     offline: bool,
     input_values: tuple[str, ...],
     force: bool,
+    verify: bool,
 ) -> None:
-    """Fetch, normalize, validate and publish: decp.json, rejected.jsonl and report.json in --out.
+    """Fetch, normalize, validate and publish a release: decp.json, rejected.jsonl, report.json... in --out.
 
     Builds every enabled source, or those named (the others' last results are reused from the data dir).
     Each record ends up in decp.json (valid against the 1.5 schema), in rejected.jsonl with its errors, or
     counted as a duplicate; report.json proves it per source. Prints a table of the counts.
+
+    Each build writes a whole release in --out/releases/BUILD_ID/ and makes it current in one step
+    (--out/current, and the documented paths --out/decp.json... through it); the last `releases.keep` (7)
+    are kept.
 
     Exit code: 0 everything was built, 1 a source or a file failed (the others were still built) or the outputs
     could not be written, 2 usage or configuration error.
@@ -83,6 +88,7 @@ def build_command(
             inputs=inputs,
             offline=offline,
             force=force,
+            verify=verify,
             progress=progress_printer(),
         )
         exit_code = 0 if run.ok else 1
@@ -106,9 +112,10 @@ def write_summary(run: BuildRun, out: str) -> None:
     for warning in assembly.warnings:
         click.echo(f"WARNING: {warning}")
     if assembly.unchanged:
-        click.echo("Nothing changed since the last build: the outputs in place were kept (report.json renewed).")
+        click.echo(f"Nothing changed since the last build: release {assembly.release} stays current, its files "
+                   "match its manifest.")  # fmt: skip
     tables = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
     click.echo(
-        f"Outputs in {out}/: decp.json, rejected.jsonl, report.json, datapackage.json; "
-        f"tables (CSV and Parquet): {tables}"
+        f"Release {assembly.release} in {out}/ (current): decp.json, rejected.jsonl, report.json, "
+        f"datapackage.json, manifest.json; tables (CSV and Parquet): {tables}"
     )

@@ -68,6 +68,17 @@ def data_dir_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
+def out_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False),
+        default="dist",
+        envvar="DECP_OUT",
+        show_default=True,
+        help="Where the published releases are (env: DECP_OUT).",
+    )(command)
+
+
 def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--offline", is_flag=True, help="Open no network connection: use what the data dir already holds."

@@ -10,7 +10,6 @@ URL (`../../etc/passwd`, `%2e%2e`, a 5 KB name) cannot escape the source's folde
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import re
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from decp_pipeline import locks
 from decp_pipeline.exceptions import DataDirError
 
 SCHEMA = """
@@ -134,14 +134,15 @@ class Store:
         self.data_dir = Path(data_dir)
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.data_dir / ".lock", "w")  # noqa: SIM115 - held until close()
+            self._lock = open(self.data_dir / ".lock", "a")  # noqa: SIM115 - held until close()
         except OSError as e:
             raise DataDirError(f"{self.data_dir}: cannot use the data dir: {e.strerror or e}") from e
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not locks.acquire(self._lock):
             self._lock.close()
-            raise DataDirError(f"{self.data_dir}: another decp run is using this data dir") from None
+            raise DataDirError(f"{self.data_dir}: another decp run is using this data dir: "
+                               + locks.describe_holders(self.data_dir / ".lock")) from None  # fmt: skip
+        for partial in self.data_dir.glob("raw/*/.*.part"):  # downloads of a killed run (none runs now)
+            partial.unlink(missing_ok=True)
         try:
             self.db = sqlite3.connect(self.data_dir / "state.sqlite", isolation_level=None)
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -161,7 +162,7 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
-        self._lock.close()
+        locks.release(self._lock)
 
     def __enter__(self) -> Store:
         return self

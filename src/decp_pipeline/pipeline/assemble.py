@@ -1,4 +1,5 @@
-"""The published outputs of `decp build`, assembled from the sources' stages and written as one set.
+"""The published outputs of `decp build`, assembled from the sources' stages and written as one release
+(pipeline/release.py: OUT/releases/<build id>/, made current in one step; the paths below are links into it).
 
     OUT/decp.json         {"marches": [...]}: format 1.5, valid records only, each with `uid` and `source`
     OUT/decp-2022.json    format 2022, valid records only, in the shape of the 2022 schema
@@ -7,8 +8,8 @@
     OUT/report.json       the accounting: for every source, read = exported + rejected + duplicates
 
 Sources are read by descending `priority`; one record is kept per contract (pipeline/dedup/) and every other
-copy is a duplicate of the source whose copy is dropped, counted under its rule (pipeline/plan.py). Every file
-is written under a temporary name in OUT and renamed at the end, all of them or none.
+copy is a duplicate of the source whose copy is dropped, counted under its rule (pipeline/plan.py). The release
+is written in a temporary folder, given its manifest, then made current: all of it or nothing.
 """
 
 from __future__ import annotations
@@ -16,15 +17,20 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from decp_pipeline.config import DEFAULT_KEEP
 from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
+from decp_pipeline.pipeline import lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
+from decp_pipeline.pipeline.delta import compare, write_delta
 from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
+from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
 from decp_pipeline.pipeline.stage import load_manifest
 from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
@@ -44,45 +50,53 @@ def assemble(
     max_shrink: float = DEFAULT_MAX_SHRINK,
     max_amount: float = DEFAULT_MAX_AMOUNT,
     force: bool = False,
+    keep: int = DEFAULT_KEEP,
+    verify: bool = False,
     today: datetime.date | None = None,
 ) -> Assembly:
-    """Write the outputs from the stages of `sources` ((id, priority), any order).
+    """Write a new release from the stages of `sources` ((id, priority), any order) and make it current.
 
-    Nothing is read again when the inputs are those of the outputs in place (`build_fingerprint` of
-    report.json): only report.json is renewed. Raises ShrinkError, leaving the previous outputs in place, when
-    the new decp.json would hold fewer than (1 - max_shrink) times the previous build's contracts, unless
-    `force`.
+    Nothing is written when the current release was made of the same inputs (`build_fingerprint`) and its files
+    match its manifest (sizes; sha256 too with `verify`); a damaged one is rebuilt, with a warning. Raises
+    ShrinkError, leaving the current release in place, when the new decp.json would hold fewer than
+    (1 - max_shrink) times the current release's contracts, unless `force`.
     """
-    out.mkdir(parents=True, exist_ok=True)
+    releases = Releases(out)
+    releases.remove_stale()
     run = Run(today=today, max_amount=max_amount)
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
     stages = [AssemblySource(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
     _check_cached(stages)
     inputs = fingerprint(stages, run)
-    reused = reuse(out, inputs, fetch)
+    reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
         return reused
-    assembly = Assembly(fetch=fetch, fingerprint=inputs)
+    assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=damaged)
     plan = make_plan(data_dir, stages, run)
+    working = releases.working()
     try:
-        temporary, rows = _write_outputs(out, stages, plan, run)
+        temporary, rows = _write_outputs(working, stages, plan, run)
         assembly.account(plan.counts, rows, plan.overlap, plan.near_duplicates)
-        shrinks = shrink(out, assembly.total.exported, max_shrink)
+        checkpoint("outputs-written")
+        shrinks = shrink(releases, assembly.total.exported, max_shrink)
         if shrinks and not force:
-            raise ShrinkError(shrinks + "; the previous outputs are kept (use --force to publish anyway)")
+            raise ShrinkError(shrinks + "; the current release is kept (use --force to publish anyway)")
         if shrinks:
             assembly.warnings.append(shrinks + "; published anyway (--force)")
-        temporary["report.json"].write_text(
-            json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-        )
-    except OSError as e:  # a full disk, a file in the way: the outputs in place stay as they were
-        raise OutputError(f"could not write the outputs in {out}/ ({e}): the outputs in place were kept") from None
-    else:
-        _publish(temporary, out)
+        _rename(temporary, working)
+        lineage.write_index(working, plan.published, stages)
+        lineage.write_duplicates(working, plan.dropped)
+        assembly.release = new_build_id(inputs)
+        document = report(assembly)
+        (working / "report.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
+        write_delta(working, compare(releases.current(), working, name=assembly.release))
+        write_manifest(working, assembly.release, document)
+        releases.commit(working, assembly.release)
+    except OSError as e:  # a full disk, a file in the way: the current release stays as it was
+        raise OutputError(f"could not write the outputs in {out}/ ({e}): the current release was kept") from None
     finally:
-        for leftover in out.glob(f".*.{os.getpid()}.tmp"):  # every temporary of this build, however far it got
-            if leftover.is_file():
-                leftover.unlink()
+        shutil.rmtree(working, ignore_errors=True)
+    releases.prune(keep)
     return assembly
 
 
@@ -90,7 +104,7 @@ def _write_outputs(
     out: Path, stages: list[AssemblySource], plan: Plan, run: Run
 ) -> tuple[dict[str, Path], dict[str, int]]:
     """Every output but report.json, under temporary names in `out`: those names, and the rows per table."""
-    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES}
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES if name != "report.json"}
     tables = TableOutput(out, finish={name: anomalies_of_the_run(run) for name in MAIN_TABLES})
     with (
         RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
@@ -104,14 +118,11 @@ def _write_outputs(
     return temporary, {name: table.count for name, table in tables.tables.items()}
 
 
-def _publish(temporary: dict[str, Path], out: Path) -> None:
-    """Rename the written outputs into place (each rename atomic)."""
-    for number, (name, path) in enumerate(temporary.items()):
-        try:
-            os.replace(path, out / name)
-        except OSError as e:
-            done = ", ".join(list(temporary)[:number]) or "none"
-            raise OutputError(f"publishing the outputs in {out}/ stopped at {name} ({e}); published: {done}") from None
+def _rename(temporary: dict[str, Path], folder: Path) -> None:
+    """The written outputs under their names, in the release being written."""
+    for name, path in temporary.items():
+        if name != "report.json":
+            os.replace(path, folder / name)
 
 
 def _check_cached(stages: list[AssemblySource]) -> None:

@@ -41,6 +41,7 @@ from decp_pipeline.pipeline.rows import ColumnSpool, FragmentWriter
 FORMAT = 1
 CHUNK = 5_000  # valid records whose table rows are made at once (pipeline/columns.py)
 COUNTS, RECORDS, REJECTED, META = "counts.json", "records.jsonl", "rejected.jsonl", "meta.arrow"
+COPIES = "copies.json"  # the records dropped as exact copies of one kept before them in the file
 PACKAGE = Path(__file__).resolve().parents[1]
 META_SCHEMA = pa.schema(
     [
@@ -71,6 +72,8 @@ class FileResult:
         self.meta = ColumnSpool(META_SCHEMA, folder / META)
         self.tables = FragmentWriter(folder)
         self.chunk: Chunk | None = None  # the valid records whose rows are made as columns, next
+        self.folder = folder
+        self.copies: list[tuple[int, int]] = []  # (position, position of the record it copies)
 
     def keep(self, kept: Kept) -> None:
         contract, record_facts, anomalies, (day, amount) = kept.contract, kept.facts, kept.anomalies, kept.run_facts
@@ -116,7 +119,13 @@ class FileResult:
                         anomalies=rejected.anomalies, facts=rejected.run_facts,
                         position=rejected.position)  # fmt: skip
 
+    def copy(self, position: int, original: int) -> None:
+        """A record dropped as an exact copy of the record at `original` (listed in duplicates.csv)."""
+        self.copies.append((position, original))
+
     def close(self) -> None:
+        if self.copies:
+            (self.folder / COPIES).write_bytes(orjson.dumps(self.copies))
         self._flush_chunk()
         self.records.close()
         self.rejected.close()
@@ -125,6 +134,12 @@ class FileResult:
 
 
 # -- reading a cached result ----------------------------------------------------------------------------------
+
+
+def read_copies(folder: Path) -> list[tuple[int, int]]:
+    """The exact copies dropped in a file: (position, position of the kept record it copies)."""
+    path = folder / COPIES
+    return [(a, b) for a, b in orjson.loads(path.read_bytes())] if path.is_file() else []
 
 
 def read_fragment(path: Path, columns: list[str] | None = None) -> pa.Table | None:

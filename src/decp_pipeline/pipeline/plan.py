@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from decp_pipeline.pipeline import lineage
 from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import META, META_SCHEMA, read_fragment
 from decp_pipeline.pipeline.counts import Counts
@@ -51,6 +52,9 @@ class Plan:
     whole_rejected: set[int]  # the same for rejected records
     overlap: dict[str, dict[str, int]]
     near_duplicates: dict[str, Any]
+    published: pa.Table  # the kept records, in reading order (pipeline/lineage.py: index.parquet)
+    dropped: pa.Table  # every dropped copy and the record it lost to (duplicates.csv)
+    rejected_uids: pa.Array  # the uids of the rejected records
 
 
 META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "recency", "modifications", "near",
@@ -63,14 +67,14 @@ def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:
     names = [stage.source for stage in stages]
     meta = _read_meta(stages)
     if meta is None:
-        return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
-                    {"count": 0, "by_source_pair": {}, "examples": []})  # fmt: skip
+        return _empty_plan(counts, names, stages)
     valid, rejected = meta
     consolidated = consolidate(valid, names)
     _release_unused()
     _count_duplicates(valid["source"].to_numpy(), consolidated.rule, counts, names)
     kept_mask = consolidated.rule == 0
     kept = pa.array(kept_mask)
+    dropped = lineage.dropped(valid, consolidated.rule, consolidated.winner, stages)
     # Each step takes the columns it needs of the kept records: a copy of them all would cost 150 MB at
     # national size.
     _count_anomalies(valid.select(["source", "anomalies", "day", "amount"]).filter(kept), run, counts, names)
@@ -89,7 +93,19 @@ def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:
         whole_rejected=_whole(rows_rejected, rejected["file"].to_numpy()),
         overlap=consolidated.overlap,
         near_duplicates=near_duplicates(valid.select(["near", "source", "uid"]).filter(kept), names),
+        published=lineage.published(valid, kept),
+        dropped=dropped,
+        rejected_uids=rejected["uid"].combine_chunks(),
     )
+
+
+def _empty_plan(counts: dict[str, Counts], names: list[str], stages: list[AssemblySource]) -> Plan:
+    """The plan of a build with no record."""
+    empty = META_ROWS.empty_table()
+    return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
+                {"count": 0, "by_source_pair": {}, "examples": []}, lineage.published(empty, pa.array([], pa.bool_())),
+                lineage.dropped(empty, np.zeros(0, np.int8), np.zeros(0, np.int64), stages),
+                pa.array([], pa.string()))  # fmt: skip
 
 
 def _release_unused() -> None:

@@ -1,15 +1,13 @@
-"""report.json, the accounting of a build, and what decides whether the outputs in place can be kept as they
-are (the fingerprint of their inputs) or must not be replaced (the shrink guard)."""
+"""report.json, the accounting of a build, and what decides whether the current release can be kept as it is
+(the fingerprint of its inputs, its files against its manifest) or must not be replaced (the shrink guard)."""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from decp_pipeline import __version__
@@ -17,7 +15,7 @@ from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import code_version, reading_version
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.plan import AssemblySource
-from decp_pipeline.pipeline.tables import TABLES
+from decp_pipeline.pipeline.release import Releases, damage
 
 OUTPUT_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json")
 
@@ -32,7 +30,8 @@ class Assembly:
     tables: dict[str, int] = field(default_factory=dict)  # rows per table
     near_duplicates: dict[str, Any] = field(default_factory=dict)
     fingerprint: str | None = None  # of the inputs the outputs were made of
-    unchanged: bool = False  # the outputs in place were made of the same inputs: only report.json was renewed
+    unchanged: bool = False  # the current release was made of the same inputs: nothing was written
+    release: str | None = None  # the build id of the release written (or kept, when unchanged)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -61,18 +60,24 @@ def fingerprint(stages: list[AssemblySource], run: Run) -> str:
     return digest.hexdigest()
 
 
-def reuse(out: Path, fingerprint: str, fetch: dict[str, Any]) -> Assembly | None:
-    """The outputs in place, when they were made of the same inputs: report.json renewed, nothing else."""
+def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checksums: bool = False
+          ) -> tuple[Assembly | None, list[str]]:  # fmt: skip
+    """The current release, when it was made of the same inputs and its files match its manifest (sizes, and
+    sha256 with `checksums`): nothing is written. Else None, with what is damaged in a release that should
+    have been kept (it is then rebuilt)."""
+    current = releases.current()
+    if current is None:
+        return None, []
     try:
-        previous = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        previous = json.loads((current / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    if not isinstance(previous, dict) or previous.get("build_fingerprint") != fingerprint:
-        return None
-    expected = [name for name in OUTPUT_FILES if name != "report.json"]
-    expected += [f"{name}.{fmt}" for name in TABLES for fmt in ("csv", "parquet")] + ["datapackage.json"]
-    if not all((out / name).is_file() for name in expected):
-        return None
+        previous = None
+    if isinstance(previous, dict) and previous.get("build_fingerprint") != fingerprint:
+        return None, []
+    problems = damage(current, checksums=checksums)
+    if problems or not isinstance(previous, dict):
+        found = "; ".join(problems) or "report.json is unreadable"
+        return None, [f"release {current.name} was damaged ({found}): rebuilt from the cached results"]
     assembly = Assembly(
         sources={source: Counts.from_dict(counts) for source, counts in previous["sources"].items()},
         total=Counts.from_dict(previous["total"]),
@@ -83,22 +88,21 @@ def reuse(out: Path, fingerprint: str, fetch: dict[str, Any]) -> Assembly | None
         near_duplicates=previous.get("near_duplicates", {}),
         fingerprint=fingerprint,
         unchanged=True,
+        release=current.name,
     )
-    temporary = out / f".report.json.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(report(assembly), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, out / "report.json")
-    return assembly
+    return assembly, []
 
 
-def shrink(out: Path, exported: int, max_shrink: float) -> str | None:
-    """Why the new build shrinks too much compared with the previous one, or None."""
+def shrink(releases: Releases, exported: int, max_shrink: float) -> str | None:
+    """Why the new build shrinks too much compared with the current release, or None."""
+    current = releases.current() or releases.out  # a folder of flat outputs of 0.11
     try:
-        before = json.loads((out / "report.json").read_text(encoding="utf-8"))["total"]["exported"]
+        before = json.loads((current / "report.json").read_text(encoding="utf-8"))["total"]["exported"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if isinstance(before, int) and before and exported < before * (1 - max_shrink):
         return (
-            f"decp.json would hold {exported:,} contracts against {before:,} in the previous build, "
+            f"decp.json would hold {exported:,} contracts against {before:,} in the current release, "
             f"a drop of more than {max_shrink:.0%}"
         )
     return None
@@ -116,4 +120,5 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "warnings": assembly.warnings,
         "fetch": assembly.fetch,
         "build_fingerprint": assembly.fingerprint,
+        "release": assembly.release,
     }

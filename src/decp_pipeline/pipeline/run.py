@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decp_pipeline.config import Config, Source
+from decp_pipeline.config import DEFAULT_KEEP, Config, Source
 from decp_pipeline.exceptions import InputError
 from decp_pipeline.fetch.runner import fetch_sources
 from decp_pipeline.fetch.store import Store
@@ -18,7 +18,7 @@ from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
 from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
-from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files
+from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover
 from decp_pipeline.progress import Progress, silent
 
 
@@ -64,6 +64,7 @@ def build(
     inputs: dict[str, list[str]] | None = None,
     offline: bool = False,
     force: bool = False,
+    verify: bool = False,
     progress: Progress = silent,
 ) -> BuildRun:
     inputs = inputs or {}
@@ -79,6 +80,7 @@ def build(
         for result in fetched.results:
             fetch_summary[result.source] = {"status": result.status, "error": result.error}
     data_dir = store.data_dir
+    recover(data_dir)
     plans = _plan_stages(selected, inputs, store, failed, progress)
     read_new_files(plans)  # every source's new files in one pool: no core idle at the end of each source
     staged = []
@@ -90,9 +92,9 @@ def build(
     settings = config.settings.get("build") or {}
     max_shrink = settings.get("max_shrink", DEFAULT_MAX_SHRINK)
     max_amount = settings.get("max_amount", DEFAULT_MAX_AMOUNT)
-    assembly = assemble(
-        data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount, force=force
-    )
+    keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
+    assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
+                        force=force, keep=keep, verify=verify)  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})

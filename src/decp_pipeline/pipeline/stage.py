@@ -12,11 +12,13 @@ the whole file was read: a file that fails halfway leaves nothing but its error.
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import hashlib
 import json
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.locks import release_inherited_locks
 from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext
 from decp_pipeline.pipeline.cache import COUNTS, FileResult, file_sha1, reading_version
@@ -47,6 +50,23 @@ def _size(path: str) -> int:
 
 def stage_dir(data_dir: Path, source: str) -> Path:
     return data_dir / "build" / source
+
+
+def recover(data_dir: Path) -> None:
+    """What a killed run left in the data dir (called with its lock held, so no other run is writing): the
+    folders of half-read files and stages are removed, and a stage killed between its two renames (the old
+    one moved aside, the new one not yet in place) gets its old folder back."""
+    stages = data_dir / "build"
+    for old in stages.glob(".*.old") if stages.is_dir() else []:
+        final = stages / old.name[1:].removesuffix(".old")
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(old, final)
+    work = [*stages.glob(".*"), *(data_dir / "cache" / "normalized").glob("*/.*")]
+    for folder in work:
+        if folder.is_dir() and not folder.name.endswith(".old"):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -150,7 +170,7 @@ class SourceStage:
     def _process_file(self, path: str, cached: Path) -> None:
         counts = Counts(files=1)
         tally = counts.fixes  # this file's fixes, counted by the normalizers and hooks
-        digests: set[bytes] = set()
+        digests: dict[bytes, int] = {}  # the content of each kept record → its position
         record_file = RecordFile(path, self.reading.format)
         context = FileContext(self.source, path)
         context.syntax = record_file.sniff()
@@ -206,7 +226,7 @@ class SourceStage:
         counts.errors["file-unreadable"] += 1
         return counts
 
-    def _record(self, raw: RawRecord, context: FileContext, tally: Tally, counts: Counts, digests: set[bytes],
+    def _record(self, raw: RawRecord, context: FileContext, tally: Tally, counts: Counts, digests: dict[bytes, int],
                 result: FileResult) -> None:  # fmt: skip
         """One record into the file's result: rejected, kept, or dropped as an exact copy of one kept."""
         outcome = self.records.process(raw, context, tally)
@@ -219,8 +239,9 @@ class SourceStage:
         if digest in digests:
             counts.duplicates += 1
             counts.duplicates_by_rule["exact-copy"] += 1
+            result.copy(raw.position, digests[digest])
             return
-        digests.add(digest)
+        digests[digest] = raw.position
         counts.exported += 1
         result.keep(outcome)
 
@@ -236,16 +257,42 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
     workers = min(WORKERS, len(new))
     if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
+        tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(os.getpid(),))
+        try:
             for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
                 pass
+        except BaseException:  # an error, Ctrl-C, SIGTERM: the workers stop now, not after their files
+            processes = list(getattr(pool, "_processes", {}).values())  # the executor names no public way
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.join()
+            pool.shutdown(wait=False, cancel_futures=True)
+            for data_dir in {stage.data_dir for stage, _ in plans}:
+                recover(data_dir)  # the folders of the files they were reading
+            raise
+        pool.shutdown()
     else:
         for stage, path, cached in new:
             stage._process(path, cached)
 
 
 _WORKER_STAGES: dict[Reading, SourceStage] = {}
+_PR_SET_PDEATHSIG = 1
+
+
+def _start_worker(parent: int) -> None:
+    """In each worker process: die with the build (Linux: the kernel sends SIGKILL when the parent ends, even
+    by kill -9), and hold none of its locks, so that a worker never keeps a data dir locked after its run."""
+    release_inherited_locks()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the worker ends when the pool's pipe closes
+        pass
+    if os.getppid() != parent:  # the build died before prctl took effect
+        os._exit(1)
 
 
 def _process_in_worker(reading: Reading, data_dir: str, path: str, cached: str) -> None:

@@ -27,6 +27,7 @@ class Consolidated:
     """The fate of every valid record of the build (arrays in the order the records were offered)."""
 
     rule: np.ndarray  # index in rules.RULES: 0 kept, else the rule that dropped the record
+    winner: np.ndarray  # the record kept for the same contract (a kept record is its own winner)
     overlap: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -66,7 +67,7 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
     files, then positions), which breaks the last ties."""
     n = meta.num_rows
     if n == 0:
-        return Consolidated(np.zeros(0, dtype=np.int8), {s: {} for s in sources})
+        return Consolidated(np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64), {s: {} for s in sources})
     order = pa.array(np.arange(n, dtype=np.int64))
     ranking = pa.table(
         {
@@ -106,8 +107,10 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
     ranked_rule = np.where(first, 0, np.where(exact, 1, np.where(same_uid, 2, 3))).astype(np.int8)
     rule = np.empty(n, dtype=np.int8)
     rule[by_rank] = ranked_rule
+    winner_of = np.empty(n, dtype=np.int64)
+    winner_of[by_rank] = by_rank[winner]
     source = meta["source"].to_numpy()[by_rank]
-    return Consolidated(rule, _overlap(group, source, sources))
+    return Consolidated(rule, winner_of, _overlap(group, source, sources))
 
 
 def _overlap(group: np.ndarray, source: np.ndarray, sources: list[str]) -> dict[str, dict[str, int]]:

@@ -1,0 +1,76 @@
+"""`decp diff`: what changed between two kept releases (the delta each build writes, between any two)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+
+from decp_pipeline.cli.options import out_option, verbosity_options
+from decp_pipeline.exceptions import InputError
+from decp_pipeline.pipeline.delta import Delta, compare
+from decp_pipeline.pipeline.release import Releases
+
+MARKS = {"added": "+", "removed": "-", "changed": "~"}
+
+
+@click.command("diff")
+@click.argument("release_a", required=False)
+@click.argument("release_b", required=False)
+@out_option
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as one JSON document (as delta.json).")
+@verbosity_options
+def diff_command(release_a: str | None, release_b: str | None, out: str, as_json: bool) -> None:
+    """Compare two releases kept in --out: the uids added, removed (and why) and changed (and which fields).
+
+    RELEASE_A and RELEASE_B are build ids (the folders of --out/releases/), or `current` and `previous`;
+    by default the previous release and the current one. One line per uid: `+ UID (source, format)`,
+    `- UID (source, format): reason`, `~ UID (source, format): fields`; then the counts.
+    """
+    releases = Releases(Path(out))
+    before = _release(releases, release_a or "previous")
+    after = _release(releases, release_b or "current")
+    delta = compare(before, after)
+    if as_json:
+        document = {"release": delta.release, "previous": delta.previous, "counts": delta.counts,
+                    "changes": delta.rows}  # fmt: skip
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        return
+    for row in delta.rows:
+        click.echo(_line(row))
+    click.echo(_summary(delta))
+
+
+def _release(releases: Releases, name: str) -> Path:
+    kept = ", ".join(releases.ids()) or "none"
+    if name == "current":
+        folder = releases.current()
+    elif name == "previous":
+        folder = releases.previous()
+    else:
+        folder = releases.get(name)
+    if folder is None:
+        raise InputError(f"{releases.out}/: no release {name!r} (kept: {kept})")
+    return folder
+
+
+def _line(row: dict[str, object]) -> str:
+    line = f"{MARKS[str(row['change'])]} {row['uid']} ({row['source']}, {row['format']})"
+    if row["change"] == "removed":
+        line += f": {row['reason']}"
+        if row.get("superseded_by"):
+            line += f" by {row['superseded_by']} ({row['rule']})"
+    elif row["change"] == "changed":
+        line += f": {row['fields']}"
+    return line
+
+
+def _summary(delta: Delta) -> str:
+    counts = delta.counts
+    reasons = ", ".join(f"{n} {reason}" for reason, n in counts["removed_by_reason"].items())
+    return (
+        f"{delta.previous} -> {delta.release}: {counts['added']} added, {counts['removed']} removed"
+        + (f" ({reasons})" if reasons else "")
+        + f", {counts['changed']} changed, {counts['unchanged']} unchanged"
+    )

@@ -1,0 +1,211 @@
+"""Releases: the outputs of each build as one whole, verified set, made current in one atomic step.
+
+    OUT/releases/<build id>/      every output of one build, with manifest.json (sizes, sha256, counts),
+                                  delta.json, delta.csv and duplicates.csv
+    OUT/releases/.<pid>.tmp/      the release a running build is writing (removed if the build fails; a dead
+                                  build's is removed by the next one)
+    OUT/current -> releases/<build id>   the current release: a symbolic link replaced by one rename
+    OUT/decp.json -> current/decp.json   each output's documented path: links made once, through `current`
+
+A reader of OUT/current/ (or of the documented paths) sees the files of one release, old or new, never a mix:
+a release is complete and its manifest written before `current` points to it, and a release in use is never
+changed. The build id starts with the UTC time, so that the ids sort in time order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+RELEASES = "releases"
+CURRENT = "current"
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+KILL_POINT = "DECP_TEST_KILL_AT"  # tests: the build kills itself (SIGKILL) at this point
+
+
+def checkpoint(name: str) -> None:
+    """A point where the kill tests stop a build dead (tests/test_releases.py): `DECP_TEST_KILL_AT=name`."""
+    if os.environ.get(KILL_POINT) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def new_build_id(fingerprint: str | None, now: datetime.datetime | None = None) -> str:
+    """`20261203T130512.345Z-3f2a9c1d`: the UTC time of the build (to the millisecond, so that two builds in
+    one second keep their order), then the start of its inputs' fingerprint."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    return f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}Z-{(fingerprint or '0' * 8)[:8]}"
+
+
+class Releases:
+    """The releases of one output folder."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.root = out / RELEASES
+        self.link = out / CURRENT
+
+    def ids(self) -> list[str]:
+        """The build ids of the releases kept, oldest first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def current(self) -> Path | None:
+        """The current release's folder, or None (no build yet, or a folder of flat outputs of 0.11)."""
+        if not self.link.is_symlink():
+            return None
+        target = self.out / os.readlink(self.link)
+        return target if (target / MANIFEST).is_file() else None
+
+    def get(self, build_id: str) -> Path | None:
+        folder = self.root / build_id
+        return folder if not build_id.startswith(".") and (folder / MANIFEST).is_file() else None
+
+    def previous(self) -> Path | None:
+        """The release kept just before the current one (the base of `decp diff` by default)."""
+        current = self.current()
+        ids = [i for i in self.ids() if current is None or i < current.name]
+        return self.root / ids[-1] if ids else None
+
+    def working(self) -> Path:
+        """The folder this build writes its release into (every output is written in it by name, replacing
+        what a dead run of the same pid may have left)."""
+        folder = self.root / f".{os.getpid()}.tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def remove_stale(self) -> list[Path]:
+        """Remove what dead builds left: their release folders being written, and the temporary files of
+        builds before releases existed (`OUT/.NAME.PID.tmp`). Another running build's are left alone."""
+        removed = []
+        candidates = [*self.out.glob(".*.tmp"), *(self.root.glob(".*.tmp") if self.root.is_dir() else [])]
+        for path in candidates:
+            pid = path.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+                removed.append(path)
+        return removed
+
+    def commit(self, working: Path, build_id: str) -> Path:
+        """Make the written release current: renamed to its id, then `current` swapped by one rename, then
+        the documented paths linked (once) through `current`."""
+        release = self.root / build_id
+        if release.exists():
+            raise FileExistsError(f"{release} exists already")
+        for leftover in working.glob(".*"):  # temporaries: none is part of the release
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
+        os.replace(working, release)
+        checkpoint("release-renamed")
+        swap = self.out / f".{CURRENT}.{os.getpid()}.tmp"
+        swap.unlink(missing_ok=True)
+        swap.symlink_to(f"{RELEASES}/{build_id}")
+        os.replace(swap, self.link)
+        checkpoint("current-swapped")
+        for path in sorted(release.iterdir()):
+            self._link(path.name)
+        return release
+
+    def _link(self, name: str) -> None:
+        """OUT/name → current/name (replacing, in one rename, the flat file an older version wrote there)."""
+        link = self.out / name
+        target = f"{CURRENT}/{name}"
+        if link.is_symlink() and os.readlink(link) == target:
+            return
+        temporary = self.out / f".{name}.{os.getpid()}.tmp"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(target)
+        os.replace(temporary, link)
+
+    def prune(self, keep: int) -> list[str]:
+        """Remove the oldest releases beyond `keep`, never the current one; the ids removed."""
+        current = self.current()
+        ids = [i for i in self.ids() if current is None or i != current.name]
+        removed = ids[: max(0, len(ids) - (keep - (current is not None)))]
+        for build_id in removed:
+            shutil.rmtree(self.root / build_id, ignore_errors=True)
+        return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- the manifest -----------------------------------------------------------------------------------------------
+
+
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_manifest(folder: Path, build_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    """manifest.json of a release written in `folder`: what it is (build id, time, code version, inputs'
+    fingerprint), each file's size and sha256, and the counts of its report.json."""
+    counts = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
+    manifest = {
+        "manifest_format": MANIFEST_FORMAT,
+        "build_id": build_id,
+        "generated_at": report.get("generated_at"),
+        "decp_pipeline": report.get("decp_pipeline"),
+        "build_fingerprint": report.get("build_fingerprint"),
+        "counts": {
+            "total": {k: report["total"][k] for k in counts},
+            "sources": {s: {k: c[k] for k in counts} for s, c in report["sources"].items()},
+        },
+        "files": {
+            path.name: {"size": path.stat().st_size, "sha256": sha256_of(path)}
+            for path in sorted(folder.iterdir())
+            if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST
+        },
+    }
+    text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    with open(folder / MANIFEST, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    return manifest
+
+
+def read_manifest(release: Path) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((release / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) and isinstance(manifest.get("files"), dict) else None
+
+
+def damage(release: Path, *, checksums: bool = False) -> list[str]:
+    """What is wrong with a release against its manifest: a file missing, of another size, or (with
+    `checksums`) of another sha256. Empty when the release is whole."""
+    manifest = read_manifest(release)
+    if manifest is None:
+        return [f"{release.name}/{MANIFEST} is missing or unreadable"]
+    problems = []
+    for name, expected in manifest["files"].items():
+        path = release / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+        elif path.stat().st_size != expected.get("size"):
+            problems.append(f"{name} has {path.stat().st_size:,} bytes, the manifest says {expected.get('size'):,}")
+        elif checksums and sha256_of(path) != expected.get("sha256"):
+            problems.append(f"{name}: its sha256 differs from the manifest's")
+    return problems
