@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-import orjson
 
 from decp_pipeline.cli.options import out_option, verbosity_options
 from decp_pipeline.exceptions import InputError
@@ -33,12 +32,11 @@ def diff_command(release_a: str | None, release_b: str | None, out: str, as_json
     after = _release(releases, release_b or "current")
     delta = compare(before, after)
     if as_json:
-        document = {"release": delta.release, "previous": delta.previous, "counts": delta.counts,
-                    "changes": delta.rows}  # fmt: skip
-        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
+        for piece in delta.document():
+            click.echo(piece, nl=False)
         return
-    for row in delta.rows:
-        click.echo(_line(row))
+    for batch in delta.changes.to_batches(max_chunksize=10_000):
+        click.echo("".join(_line(row) + "\n" for row in batch.to_pylist()), nl=False)
     click.echo(_summary(delta))
 
 

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from decp_pipeline.config import DEFAULT_KEEP
 from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
 from decp_pipeline.pipeline import lineage
@@ -86,6 +88,8 @@ def assemble(
         _rename(temporary, working)
         lineage.write_index(working, plan.published, stages)
         lineage.write_duplicates(working, plan.dropped)
+        del plan  # its columns are not needed any more: the delta reads the two releases' indexes
+        pa.default_memory_pool().release_unused()
         assembly.release = new_build_id(inputs)
         document = report(assembly)
         (working / "report.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")

@@ -112,7 +112,7 @@ def write_index(folder: Path, records: pa.Table, stages: list[AssemblySource]) -
     table = table.append_column("digest", records["digest"])
     table = table.append_column("output", pa.array(np.where(is_2022, "decp-2022.json", "decp.json"), pa.string()))
     table = table.append_column("line", pa.array(line))
-    pq.write_table(table, folder / INDEX, compression="zstd")
+    pq.write_table(table, folder / INDEX, compression="zstd", row_group_size=1 << 17)
 
 
 def write_duplicates(folder: Path, table: pa.Table) -> None:
