@@ -17,6 +17,9 @@ import pytest
 
 from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.release import KILL_POINT, damage
+from decp_pipeline.pipeline.stage import recover
+
+from .conftest import run_cli
 
 SAMPLES = Path(__file__).parents[1] / "samples"
 AWS = SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json"
@@ -77,6 +80,25 @@ def test_killed_while_publishing_leaves_a_whole_release(tmp_path: Path, point: s
     assert code == 0, stderr
     assert current_state(tmp_path / "dist")[1] == 30
     assert leftovers(tmp_path) == []
+    # The delta is against the release current before the killed build (whose own may be kept, not current).
+    delta = json.loads((tmp_path / "dist" / "delta.json").read_text())
+    assert delta["previous"] == Path(old).name  # the release current before the killed build
+    assert json.loads(run_cli("diff", "--json", "--out", str(tmp_path / "dist")).stdout) == delta
+
+
+def test_a_stage_killed_between_its_two_renames_gets_its_old_folder_back(tmp_path: Path) -> None:
+    """The stage of a source is replaced by two renames (old aside, new in place): killed between them, the
+    next run puts the old one back instead of losing the source; the folders of half-read files go."""
+    stages = tmp_path / "data" / "build"
+    (stages / ".aife.old").mkdir(parents=True)
+    (stages / ".aife.old" / "files.json").write_text("[]")
+    (stages / ".aife.k2j3h4").mkdir()
+    half_read = tmp_path / "data" / "cache" / "normalized" / "aife" / ".x8f2"
+    half_read.mkdir(parents=True)
+    recover(tmp_path / "data")
+    assert sorted(p.name for p in stages.iterdir()) == ["aife"]
+    assert (stages / "aife" / "files.json").read_text() == "[]"
+    assert not half_read.exists()
 
 
 def many_files(tmp_path: Path, count: int = 400) -> Path:

@@ -69,9 +69,15 @@ class Releases:
         return folder if not build_id.startswith(".") and (folder / MANIFEST).is_file() else None
 
     def previous(self) -> Path | None:
-        """The release kept just before the current one (the base of `decp diff` by default)."""
+        """The release the current one was compared with when it was built (its manifest's `previous`), when
+        still kept; else the newest one older than it. The base of `decp diff` by default."""
         current = self.current()
-        ids = [i for i in self.ids() if current is None or i < current.name]
+        if current is None:
+            return None
+        manifest = read_manifest(current) or {}
+        if isinstance(manifest.get("previous"), str) and (named := self.get(manifest["previous"])) is not None:
+            return named
+        ids = [i for i in self.ids() if i < current.name]
         return self.root / ids[-1] if ids else None
 
     def working(self) -> Path:
@@ -157,9 +163,10 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def write_manifest(folder: Path, build_id: str, report: dict[str, Any]) -> dict[str, Any]:
+def write_manifest(folder: Path, build_id: str, report: dict[str, Any], previous: str | None) -> dict[str, Any]:
     """manifest.json of a release written in `folder`: what it is (build id, time, code version, inputs'
-    fingerprint), each file's size and sha256, and the counts of its report.json."""
+    fingerprint, the release it was compared with), each file's size and sha256, and the counts of its
+    report.json."""
     counts = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
     manifest = {
         "manifest_format": MANIFEST_FORMAT,
@@ -167,6 +174,7 @@ def write_manifest(folder: Path, build_id: str, report: dict[str, Any]) -> dict[
         "generated_at": report.get("generated_at"),
         "decp_pipeline": report.get("decp_pipeline"),
         "build_fingerprint": report.get("build_fingerprint"),
+        "previous": previous,
         "counts": {
             "total": {k: report["total"][k] for k in counts},
             "sources": {s: {k: c[k] for k in counts} for s, c in report["sources"].items()},
