@@ -30,6 +30,7 @@ class Reply:
     last_modified: str | None = None
     truncate_to: int | None = None  # bytes actually sent before closing the connection
     delay: float = 0.0  # seconds before answering
+    drop: bool = False  # close the connection without answering
 
 
 @dataclass
@@ -55,6 +56,7 @@ Handler = Callable[[Request], Reply]
 class LocalServer:
     def __init__(self) -> None:
         self.routes: dict[str, list[Reply] | Handler] = {}
+        self.fallback: Handler | None = None  # answers the paths no route names
         self.log: list[Request] = []
         self._lock = threading.Lock()
         server = self
@@ -67,6 +69,9 @@ class LocalServer:
                 server._answer(self)
 
             def do_POST(self) -> None:
+                server._answer(self)
+
+            def do_PUT(self) -> None:
                 server._answer(self)
 
             def log_message(self, format: str, *args: Any) -> None:
@@ -105,7 +110,7 @@ class LocalServer:
         path = urlsplit(request.path).path
         route = self.routes.get(request.path) or self.routes.get(path)
         if route is None:
-            return Reply(404, b"not found")
+            return self.fallback(request) if self.fallback else Reply(404, b"not found")
         if callable(route):
             return route(request)
         with self._lock:
@@ -124,6 +129,11 @@ class LocalServer:
         reply = self._reply_for(request)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.drop:
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            return
         status, body = reply.status, reply.body
         matched_etag = reply.etag and request.headers.get("if-none-match") == reply.etag
         matched_date = reply.last_modified and request.headers.get("if-modified-since") == reply.last_modified

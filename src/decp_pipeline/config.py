@@ -21,6 +21,7 @@ import yaml
 
 from decp_pipeline.exceptions import ConfigError
 from decp_pipeline.normalize.hooks import HOOKS, named_hooks
+from decp_pipeline.publish.settings import check_publish_settings
 
 DEFAULT_CONFIG = Path("sources.yaml")
 PACKAGED_CONFIG = files("decp_pipeline") / "sources.yaml"
@@ -151,6 +152,7 @@ def parse_config(document: Any, path: str) -> Config:
     problems.extend(_check_http_settings(settings.get("http")))
     problems.extend(_check_build_settings(settings.get("build")))
     problems.extend(_check_release_settings(settings.get("releases")))
+    problems.extend(check_publish_settings(settings.get("publish")))
     if problems:
         raise ConfigError(path, problems)
     return Config(path=path, sources=tuple(sources), settings=settings)
@@ -175,7 +177,7 @@ def _check_build_settings(section: Any) -> list[str]:
     if not isinstance(section, dict):
         return ["key 'build': expected a mapping of settings (max_shrink)"]
     known = {"max_shrink", "max_amount"}
-    problems = [f"build: unknown key '{k}'" + _suggest(str(k), known) for k in section if k not in known]
+    problems = [f"build: unknown key '{k}'" + suggest(str(k), known) for k in section if k not in known]
     value = section.get("max_shrink", 0.5)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         problems.append(f"build: key 'max_shrink': expected a share between 0 and 1 (0.5 = 50 %), got {value!r}")
@@ -194,7 +196,7 @@ def _check_release_settings(section: Any) -> list[str]:
         return []
     if not isinstance(section, dict):
         return ["key 'releases': expected a mapping of settings (keep)"]
-    problems = [f"releases: unknown key '{k}'" + _suggest(str(k), {"keep"}) for k in section if k != "keep"]
+    problems = [f"releases: unknown key '{k}'" + suggest(str(k), {"keep"}) for k in section if k != "keep"]
     keep = section.get("keep", DEFAULT_KEEP)
     if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
         problems.append(f"releases: key 'keep': expected a whole number of releases >= 1, got {keep!r}")
@@ -209,7 +211,7 @@ def _check_http_settings(section: Any) -> list[str]:
     problems = []
     for key, value in section.items():
         if key not in HTTP_SETTINGS:
-            problems.append(f"http: unknown key '{key}'" + _suggest(str(key), set(HTTP_SETTINGS)))
+            problems.append(f"http: unknown key '{key}'" + suggest(str(key), set(HTTP_SETTINGS)))
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             problems.append(f"http: key '{key}': expected a number >= 0 ({HTTP_SETTINGS[key]}), got {value!r}")
         elif key == "retries" and not isinstance(value, int):
@@ -237,7 +239,7 @@ def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
     allowed = set(REQUIRED_KEYS) | set(OPTIONAL_KEYS) | {HOOKS_KEY} | set(location_keys)
     for key in entry:
         if key not in allowed:
-            problems.append(f"{label}: unknown key '{key}'" + _suggest(key, allowed))
+            problems.append(f"{label}: unknown key '{key}'" + suggest(key, allowed))
     problems.extend(_check_values(entry, label))
     problems.extend(_check_hooks(entry.get(HOOKS_KEY, []), label))
     if problems:
@@ -268,7 +270,7 @@ def _check_hooks(names: Any, label: str) -> list[str]:
         elif name in HOOKS and HOOKS[name].every_source:
             problems.append(f"{label}: key 'hooks': hook '{name}' runs for every source, it is not listed")
         elif name not in HOOKS:
-            problems.append(f"{label}: key 'hooks': unknown hook '{name}'" + _suggest(name, set(known)))
+            problems.append(f"{label}: key 'hooks': unknown hook '{name}'" + suggest(name, set(known)))
     return problems
 
 
@@ -317,7 +319,7 @@ def _is_dataset_id(value: Any) -> bool:
     return isinstance(value, str) and bool(DATASET_ID_PATTERN.match(value))
 
 
-def _suggest(key: str, allowed: set[str]) -> str:
+def suggest(key: str, allowed: set[str]) -> str:
     close = difflib.get_close_matches(key, sorted(allowed), n=1)
     return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
 

@@ -121,6 +121,7 @@ class FetchError(DecpError):
         self.reason = reason
         self.status = status
         self.retryable = retryable
+        self.answer = ""  # the start of the body of an error answer (an API's explanation of a 4xx)
 
     def __str__(self) -> str:
         return f"{self.url}: {self.reason}"  # the reason grows as retries are made
@@ -132,6 +133,12 @@ class FetchError(DecpError):
 
 class OfflineError(FetchError):
     """Raised by `fetch.http.HttpClient` when a request is attempted in --offline mode."""
+
+
+class PublishError(DecpError):
+    """Raised by `publish.publication` (decp publish): the release cannot be published as it is (no current
+    release, a damaged one, one built past the shrink guard) or the dataset cannot be read; nothing was uploaded.
+    Usage and configuration problems (no API key, no dataset id) are a ConfigError."""
 
 
 class CatalogError(DecpError):

@@ -76,6 +76,20 @@ class Traffic:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Body:
+    """A request body made afresh for each attempt (`make()` returns bytes or a file-like object with a length),
+    sent without following redirects. `retry=False`: a failed attempt is not repeated by the HTTP layer."""
+
+    make: Callable[[], Any]
+    retry: bool = True
+
+    def body(self) -> Any:
+        return self.make()
+
+
+Send = Body | None
+
 # A check of the first bytes of a body: raises ValueError with a message when the content is not acceptable.
 HeadCheck = Callable[[bytes], None]
 HEAD_CHECK_SIZE = 4096
@@ -107,35 +121,43 @@ class HttpClient:
 
     @contextmanager
     def _response(
-        self, method: str, url: str, *, headers: dict[str, str] | None = None, body: Any = None
+        self, method: str, url: str, *, headers: dict[str, str] | None = None, body: Any = None, send: Send = None
     ) -> Iterator[requests.Response]:
-        """One streamed response with status < 400 (or 304), after retries; the caller reads its body."""
+        """One streamed response with status < 400 (or 304), after retries; the caller reads its body.
+
+        `send` makes the request body of each attempt afresh (an upload), and turns off redirects: a request
+        that carries a credential goes to the URL given and nowhere else."""
         if self.offline:
             raise OfflineError(url, "not fetched: --offline forbids network access")
         attempt = 0
         while True:
-            error = self._attempt(method, url, headers, body)
+            error = self._attempt(method, url, headers, body, send)
             if isinstance(error, requests.Response):
                 try:
                     yield error
                 finally:
                     error.close()
                 return
-            if not error.retryable or attempt >= self.settings.retries:
+            limit = self.settings.retries if send is None or send.retry else 0
+            if not error.retryable or attempt >= limit:
                 if attempt:
                     error.reason += f" (after {attempt + 1} attempts)"
-                error.retryable = False  # given up: callers must not retry again
+                if limit:
+                    error.retryable = False  # given up: callers must not retry again
                 raise error
             attempt += 1
             self._wait(url, attempt, error)
 
     def _attempt(  # noqa: PLR0911 - one return per kind of failure
-        self, method: str, url: str, headers: dict[str, str] | None, body: Any
+        self, method: str, url: str, headers: dict[str, str] | None, body: Any, send: Send = None
     ) -> requests.Response | FetchError:
         self.traffic.requests += 1
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         try:
-            response = self.session.request(method, url, headers=headers, json=body, timeout=timeout, stream=True)
+            response = self.session.request(
+                method, url, headers=headers, json=body, data=send.body() if send else None, timeout=timeout,
+                stream=True, allow_redirects=send is None,
+            )  # fmt: skip
         except requests.exceptions.InvalidURL as e:
             return FetchError(url, f"invalid URL: {e}")
         except requests.exceptions.TooManyRedirects:
@@ -152,10 +174,15 @@ class HttpClient:
             return FetchError(url, f"request failed: {_short(e)}")
         status = response.status_code
         self.traffic.statuses[status] = self.traffic.statuses.get(status, 0) + 1
+        if send is not None and 300 <= status < 400:
+            response.close()
+            where = response.headers.get("Location", "elsewhere")
+            return FetchError(url, f"HTTP {status}: redirected to {where}, not followed (a request with a credential)")
         if status < 400 or status == 304:
             return response
         error = FetchError(url, _status_reason(response), status=status, retryable=status in RETRYABLE_STATUSES)
         error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        error.answer = _answer_head(response)
         response.close()
         return error
 
@@ -177,19 +204,36 @@ class HttpClient:
     # -- bodies ----------------------------------------------------------------------------------------------
 
     def get_json(
-        self, url: str, *, method: str = "GET", body: Any = None, headers: dict[str, str] | None = None
+        self,
+        url: str,
+        *,
+        method: str = "GET",
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        send: Send = None,
     ) -> Any:
-        """An API answer parsed as JSON (bounded in size); a body that is not JSON is a retryable error."""
+        """An API answer parsed as JSON (bounded in size); a body that is not JSON is a retryable error.
+
+        With `send` (a request body made afresh at each attempt), the request is retried only if
+        `send.retry`; its caller decides otherwise (an upload that may have been received)."""
 
         def once() -> Any:
-            with self._response(method, url, headers={"Accept": "application/json", **(headers or {})}, body=body) as r:
+            with self._response(
+                method, url, headers={"Accept": "application/json", **(headers or {})}, body=body, send=send
+            ) as r:
                 data = self._read_all(r, API_MAX_SIZE)
             try:
                 return json.loads(data)
             except ValueError:
                 raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
 
+        if send is not None and not send.retry:
+            return once()
         return self._body_retries(url, once)
+
+    def wait_before_retry(self, url: str, attempt: int, error: FetchError) -> None:
+        """The back-off of the HTTP layer (Retry-After honoured), for callers that retry by themselves."""
+        self._wait(url, attempt, error)
 
     def download(
         self,
@@ -353,6 +397,18 @@ def _short(error: Exception) -> str:
         if marker in text:
             text = text.rsplit(marker, 1)[-1]
     return text.strip("()'\" ") or type(error).__name__
+
+
+ANSWER_HEAD = 2048  # bytes kept of an error answer's body (servers explain a 4xx there)
+
+
+def _answer_head(response: requests.Response) -> str:
+    """The start of an error answer's body, as text; empty when it cannot be read."""
+    try:
+        head = response.raw.read(ANSWER_HEAD, decode_content=True) or b""
+    except Exception:
+        return ""
+    return head.decode("utf-8", errors="replace")
 
 
 def _describe_head(data: bytes) -> str:

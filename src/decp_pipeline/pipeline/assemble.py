@@ -95,7 +95,7 @@ def assemble(
         (working / "report.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
         previous = releases.current()
         write_delta(working, compare(previous, working, name=assembly.release))
-        write_manifest(working, assembly.release, document, previous.name if previous else None)
+        write_manifest(working, assembly.release, document, previous.name if previous else None, forced=shrinks)
         releases.commit(working, assembly.release)
     except OSError as e:  # a full disk, a file in the way: the current release stays as it was
         raise OutputError(f"could not write the outputs in {out}/ ({e}): the current release was kept") from None

@@ -163,10 +163,12 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def write_manifest(folder: Path, build_id: str, report: dict[str, Any], previous: str | None) -> dict[str, Any]:
+def write_manifest(
+    folder: Path, build_id: str, report: dict[str, Any], previous: str | None, *, forced: str | None = None
+) -> dict[str, Any]:
     """manifest.json of a release written in `folder`: what it is (build id, time, code version, inputs'
-    fingerprint, the release it was compared with), each file's size and sha256, and the counts of its
-    report.json."""
+    fingerprint, the release it was compared with, whether it was `forced` past the shrink guard and why), each
+    file's size and sha256, and the counts of its report.json."""
     counts = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
     manifest = {
         "manifest_format": MANIFEST_FORMAT,
@@ -175,6 +177,7 @@ def write_manifest(folder: Path, build_id: str, report: dict[str, Any], previous
         "decp_pipeline": report.get("decp_pipeline"),
         "build_fingerprint": report.get("build_fingerprint"),
         "previous": previous,
+        "shrink_guard": {"forced": forced is not None, "why": forced},
         "counts": {
             "total": {k: report["total"][k] for k in counts},
             "sources": {s: {k: c[k] for k in counts} for s, c in report["sources"].items()},
