@@ -271,3 +271,21 @@ def test_publish_settings_are_checked(tmp_path: Path) -> None:
                     "manifest.json is never published", "'a/b.csv' is not the name of a file",
                     "key 'api_base': expected the API root, ending in /api"):  # fmt: skip
         assert problem in result.stderr
+
+
+def test_a_redirect_is_not_followed_with_the_key(site: tuple[Path, FakeUdata]) -> None:
+    """A request carrying the key goes to --api-base and nowhere else: a redirect fails it."""
+    root, udata = site
+    elsewhere = LocalServer()
+    try:
+        target = elsewhere.url(f"/api/1/datasets/{DATASET}/upload/")
+        udata.faults = [Fault("POST", "/upload/$", Reply(307, headers={"Location": target}))]
+        result = publish(root, udata)
+        assert result.exit_code == 1
+        assert f"failed decp.json: {udata.api_base}/1/datasets/{DATASET}/upload/: HTTP 307: redirected to {target}" in (
+            result.stdout
+        )
+        assert elsewhere.log == []
+        assert len(by_title(udata)) == 19  # the other files went up
+    finally:
+        elsewhere.stop()

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.http import Body, HttpClient
@@ -27,37 +27,34 @@ Advance = Callable[[int], None]  # called with the bytes just sent
 
 
 class Multipart:
-    """A multipart/form-data body of one file, read from disk as the request is sent."""
+    """A multipart/form-data body of one file, read from disk in blocks of 1 MiB as the request is sent.
+
+    Iterable, with a length (so that requests announces Content-Length and sends it block by block); not
+    file-like, which would make http.client read it 8 KiB at a time."""
+
+    BLOCK = 1024 * 1024
 
     def __init__(self, path: Path, filename: str, boundary: str, advance: Advance | None = None) -> None:
+        self.path = path
         self.head = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
             "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
         self.tail = f"\r\n--{boundary}--\r\n".encode()
         self.size = path.stat().st_size
-        self.file: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed once read whole, or by close()
         self.advance = advance
-        self.pending = self.head
 
     def __len__(self) -> int:
         return len(self.head) + self.size + len(self.tail)
 
-    def read(self, size: int = -1) -> bytes:
-        size = size if size and size > 0 else 1024 * 1024
-        if not self.pending and not self.file.closed:
-            self.pending = self.file.read(size)
-            if not self.pending:
-                self.file.close()
-                self.pending = self.tail
-                self.tail = b""
-            elif self.advance:
-                self.advance(len(self.pending))
-        piece, self.pending = self.pending[:size], self.pending[size:]
-        return piece
-
-    def close(self) -> None:
-        self.file.close()
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.head
+        with open(self.path, "rb") as f:
+            while block := f.read(self.BLOCK):
+                if self.advance:
+                    self.advance(len(block))
+                yield block
+        yield self.tail
 
 
 class Udata:
