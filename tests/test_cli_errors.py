@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from .conftest import CORPUS, force_assembly, release_files, run_cli
+from .conftest import CORPUS, fixture, force_assembly, release_files, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
@@ -76,8 +76,14 @@ def test_the_installed_command_renders_errors_the_same(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
-def test_a_directory_given_to_validate_is_a_usage_error(tmp_path: Path) -> None:
-    assert_one_error_line(run_cli("validate", str(tmp_path)), 2, f"{tmp_path} is a directory")
+def test_a_directory_given_to_validate_is_an_unreadable_file_and_the_others_are_checked(tmp_path: Path) -> None:
+    """0.10.1 stopped at the directory with a usage error and never checked the next file."""
+    result = run_cli("validate", str(tmp_path), fixture("aws_marches-publics.info_2019-03-07_excerpt.json"))
+    assert result.exit_code == 2
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{tmp_path}: UNREADABLE: a directory; give the files inside it (e.g. {tmp_path}/*.json)"
+    assert lines[-1].startswith("2 file(s): 0 valid, 1 invalid, 1 unreadable; 49 records")
+    assert result.stderr == ""
 
 
 def test_a_malformed_file_is_an_invalid_file_not_a_crash() -> None:

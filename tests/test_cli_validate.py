@@ -97,10 +97,12 @@ def test_missing_file_exits_2_but_the_others_are_checked(tmp_path: Path) -> None
     assert f"{VALID}: valid" in result.stdout
 
 
-def test_directory_is_a_usage_error(tmp_path: Path) -> None:
-    result = run_cli("validate", str(tmp_path))
+def test_directory_is_unreadable_and_json_still_says_so(tmp_path: Path) -> None:
+    result = run_cli("validate", "--json", str(tmp_path), VALID)
     assert result.exit_code == 2
-    assert "is a directory" in result.stderr
+    document = json.loads(result.stdout)
+    assert [f["file"] for f in document["files"]] == [str(tmp_path), VALID]
+    assert document["files"][0]["unreadable"].startswith("a directory; give the files inside it")
 
 
 def test_schema_version_override() -> None:

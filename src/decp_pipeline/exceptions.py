@@ -51,7 +51,8 @@ class ConfigError(DecpError):
 
 class InputError(DecpError):
     """An input given on the command line cannot be used: raised by `pipeline.run.parse_inputs` for a
-    `--input` that is not SOURCE_ID=PATH or whose path does not exist, and by `decp validate` for a directory.
+    `--input` that is not SOURCE_ID=PATH or whose path does not exist; by `publish.publication` for a missing API
+    key or dataset, a dataset that does not exist, a key the API refuses.
     """
 
     exit_code = EXIT_USAGE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -12,7 +11,6 @@ import click
 
 from decp_pipeline.cli.options import verbosity, verbosity_options
 from decp_pipeline.config import SCHEMA_VERSIONS
-from decp_pipeline.exceptions import InputError
 from decp_pipeline.validation.files import FileValidation
 from decp_pipeline.validation.report import write_json, write_text
 
@@ -37,9 +35,6 @@ def validate_command(files: tuple[str, ...], schema_version: str, as_json: bool)
 
     Exit code: 0 every file is valid, 1 at least one file is invalid, 2 a file could not be read.
     """
-    for path in files:
-        if os.path.isdir(path):
-            raise InputError(f"{path} is a directory; give the files inside it (e.g. {path}/*.json)")
     terminal = _TerminalProgress() if sys.stderr.isatty() and verbosity() >= 0 else None
     validations = (FileValidation(path, schema_version, _progress(path, terminal)) for path in files)
     write = write_json if as_json else write_text

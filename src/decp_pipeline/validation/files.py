@@ -50,6 +50,9 @@ class FileValidation:
         try:
             with open(self.path, "rb") as f:
                 head = f.read(HEAD_SIZE)
+        except IsADirectoryError:
+            self.result.unreadable = f"a directory; give the files inside it (e.g. {self.path}/*.json)"
+            return
         except OSError as e:
             self.result.unreadable = e.strerror or str(e)
             return
