@@ -441,7 +441,7 @@ def test_files_read_in_parallel_give_the_same_outputs(tmp_path, monkeypatch):
     sources = ("pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info")
     results = []
     for workers, minimum in ((1, stage.PARALLEL_MIN_BYTES), (2, 0)):
-        monkeypatch.setattr(stage, "WORKERS", workers)
+        monkeypatch.setenv("DECP_WORKERS", str(workers))
         monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", minimum)
         run = tmp_path / f"run{workers}"
         code, report, _ = build(run, *sources, *inputs(**{s.replace("-", "_"): SAMPLES / s for s in sources}))
@@ -522,7 +522,7 @@ def test_two_files_with_the_same_content_read_once(tmp_path, monkeypatch):
     copy of each a duplicate."""
     from decp_pipeline.pipeline import stage
 
-    monkeypatch.setattr(stage, "WORKERS", 2)
+    monkeypatch.setenv("DECP_WORKERS", "2")
     monkeypatch.setattr(stage, "PARALLEL_MIN_BYTES", 0)
     folder = tmp_path / "in"
     folder.mkdir()

@@ -170,3 +170,10 @@ def test_a_reader_gone_away_stops_quietly(tmp_path: Path) -> None:
         stderr = process.stderr.read()
         assert process.wait(timeout=60) == 1
     assert stderr == b""
+
+
+def test_a_bad_decp_workers_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0.10.1: a ValueError traceback at import, for every command."""
+    monkeypatch.setenv("DECP_WORKERS", "abc")
+    assert_one_error_line(build(tmp_path, tmp_path / "dist"), 2, "DECP_WORKERS='abc': expected a whole number")
+    assert run_cli("validate", fixture("aws_marches-publics.info_2019-03-07_excerpt.json")).exit_code == 1

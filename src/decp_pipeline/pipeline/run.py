@@ -18,7 +18,7 @@ from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
 from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
-from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover
+from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover, workers
 from decp_pipeline.progress import Progress, silent
 
 
@@ -68,6 +68,7 @@ def build(
     progress: Progress = silent,
 ) -> BuildRun:
     inputs = inputs or {}
+    workers()  # a bad DECP_WORKERS fails the build before any work
     if source_ids:
         selected = [config.get(s) for s in dict.fromkeys(source_ids)]
     else:

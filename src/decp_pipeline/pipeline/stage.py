@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from decp_pipeline.exceptions import MalformedFileError
+from decp_pipeline.exceptions import InputError, MalformedFileError
 from decp_pipeline.locks import release_inherited_locks
 from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext
@@ -35,9 +35,20 @@ from decp_pipeline.pipeline.record import Kept, RecordProcessor
 from decp_pipeline.progress import Progress, silent
 from decp_pipeline.readers.records import RawRecord, RecordFile
 
-# Files are read by this many processes (DECP_WORKERS overrides; 1 reads in the main process), when there
-# is enough to read for starting processes to pay.
-WORKERS = int(os.environ.get("DECP_WORKERS") or os.cpu_count() or 1)
+WORKERS_VARIABLE = "DECP_WORKERS"
+
+
+def workers() -> int:
+    """How many processes read the files: one per core, or DECP_WORKERS (1 reads in the main process); used
+    when there is enough to read for starting processes to pay. A value that is no whole number >= 1 is an
+    InputError (exit 2), raised when a build starts."""
+    value = os.environ.get(WORKERS_VARIABLE, "").strip()
+    if not value:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise InputError(f"{WORKERS_VARIABLE}={value!r}: expected a whole number of processes >= 1")
+    return int(value)
+
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
@@ -254,11 +265,11 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
     # and two processes must not write it at the same time.
     unique = {cached: (stage, path) for stage, planned in plans for path, cached in planned if cached in stage.read_now}
     new = [(stage, path, cached) for cached, (stage, path) in unique.items()]
-    workers = min(WORKERS, len(new))
-    if workers > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
+    count = min(workers(), len(new))
+    if count > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))
         tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(os.getpid(),))
+        pool = ProcessPoolExecutor(max_workers=count, initializer=_start_worker, initargs=(os.getpid(),))
         try:
             for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
                 pass
