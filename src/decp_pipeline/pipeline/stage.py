@@ -49,6 +49,7 @@ def workers() -> int:
         raise InputError(f"{WORKERS_VARIABLE}={value!r}: expected a whole number of processes >= 1")
     return int(value)
 
+
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
