@@ -20,8 +20,9 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,22 @@ def workers() -> int:
 
 
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+def _quiet_broken_pool() -> None:
+    """Keep the executor's thread from printing a traceback once its workers were killed: Python 3.11's
+    ProcessPoolExecutor sets an exception on futures that were cancelled already (InvalidStateError,
+    CPython gh-107219, fixed in 3.12). Any other exception of any thread is printed as before."""
+    previous = threading.excepthook
+    if getattr(previous, "decp_quiet", False):
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not isinstance(args.exc_value, InvalidStateError):
+            previous(args)
+
+    hook.decp_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 def _size(path: str) -> int:
@@ -275,12 +292,13 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
             for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
                 pass
         except BaseException:  # an error, Ctrl-C, SIGTERM: the workers stop now, not after their files
+            _quiet_broken_pool()
             processes = list(getattr(pool, "_processes", {}).values())  # the executor names no public way
             for process in processes:
                 process.kill()
             for process in processes:
                 process.join()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)  # the workers are dead: its thread ends at once
             for data_dir in {stage.data_dir for stage, _ in plans}:
                 recover(data_dir)  # the folders of the files they were reading
             raise
