@@ -94,7 +94,7 @@ def test_nothing_changed_is_said_after_checking_the_manifest(tmp_path: Path) -> 
     third = build(tmp_path, *ALL_SAMPLES)
     assert third.exit_code == 0
     assert "Nothing changed" not in third.stdout
-    assert f"was damaged (marches.csv has {size - 10:,} bytes, the manifest says {size:,}): rebuilt" in third.stdout
+    assert f"was damaged (marches.csv has {size - 10:,} bytes, the manifest says {size:,}): rebuilt" in third.stderr
     assert len(list((dist / "releases").iterdir())) == 2
     assert damage(dist / "current") == []
     # Same size, another byte: only the checksums see it (--verify).
@@ -104,7 +104,7 @@ def test_nothing_changed_is_said_after_checking_the_manifest(tmp_path: Path) -> 
     decp.write_bytes(bytes(content))
     assert "Nothing changed" in build(tmp_path, *ALL_SAMPLES).stdout
     verified = build(tmp_path, *ALL_SAMPLES, "--verify")
-    assert "decp.json: its sha256 differs from the manifest's" in verified.stdout
+    assert "decp.json: its sha256 differs from the manifest's" in verified.stderr
     assert damage(dist / "current", checksums=True) == []
 
 
@@ -248,7 +248,7 @@ def test_a_damaged_release_without_report_is_rebuilt(tmp_path: Path) -> None:
     assert build(tmp_path, *ALL_SAMPLES).exit_code == 0
     force_assembly(dist)
     result = build(tmp_path, *ALL_SAMPLES)
-    assert "was damaged (report.json is missing): rebuilt from the cached results" in result.stdout
+    assert "was damaged (report.json is missing): rebuilt from the cached results" in result.stderr
     assert damage(dist / "current") == []
 
 
@@ -271,3 +271,79 @@ def test_delta_on_the_real_2019_file(tmp_path: Path, realdata: Path) -> None:
         ("added", uid(records[-1])), ("removed", kept[20]), ("changed", kept[10])]  # fmt: skip
     assert delta["changes"][2]["fields"] == "objet"
     assert delta["counts"]["unchanged"] == exported - 2
+
+
+def test_a_damaged_release_never_stops_the_next_build_nor_diff(tmp_path: Path) -> None:
+    """Found on a fresh clone: an unreadable index.parquet or record line of the current release crashed every
+    later build with new inputs (a traceback from the delta), and `decp diff` with it."""
+    records = aws_records()
+    assert aws_build(tmp_path, records[:-1]).exit_code == 0
+    dist = tmp_path / "dist"
+    first = os.readlink(dist / "current").split("/")[-1]
+    (dist / "current" / "index.parquet").write_bytes(b"garbage")
+    result = aws_build(tmp_path, records)
+    assert result.exit_code == 0, result.output
+    warning = f"WARNING: release {first} is damaged: its index.parquet cannot be read ("
+    assert warning in result.stderr
+    assert result.stderr.rstrip().endswith("this release's delta is against no release (every uid added)")
+    assert "Traceback" not in result.output
+    manifest = json.loads((dist / "current" / "manifest.json").read_text())
+    assert manifest["previous"] is None
+    assert {r["change"] for r in delta_rows(dist)} == {"added"}
+    assert any("index.parquet cannot be read" in w for w in json.loads((dist / "report.json").read_text())["warnings"])
+    diff = run_cli("diff", "--out", str(dist), first, "current")
+    assert diff.exit_code == 1
+    assert diff.stderr.startswith(f"Error: release {first} is damaged: its index.parquet cannot be read")
+    again = aws_build(tmp_path, records)  # nothing changed: the warning of the build before is not said again
+    assert "Nothing changed" in again.stdout
+    assert "WARNING" not in again.stderr
+
+
+def test_a_release_without_its_manifest_is_rebuilt_and_still_the_delta_base(tmp_path: Path) -> None:
+    records = aws_records()
+    assert aws_build(tmp_path, records).exit_code == 0
+    dist = tmp_path / "dist"
+    first = os.readlink(dist / "current").split("/")[-1]
+    (dist / "current" / "manifest.json").unlink()
+    result = aws_build(tmp_path, records)
+    assert f"release {first} was damaged ({first}/manifest.json is missing or unreadable): rebuilt" in result.stderr
+    manifest = json.loads((dist / "current" / "manifest.json").read_text())
+    assert manifest["previous"] == first
+    assert json.loads((dist / "delta.json").read_text())["counts"]["unchanged"] == 49
+    assert run_cli("diff", "--out", str(dist), first, "current").exit_code == 0
+
+
+def test_pruning_keeps_the_release_rolled_back_to(tmp_path: Path) -> None:
+    """keep: 2; releases A, B; rolled back to A; C is built against A: A stays (C's delta base), B goes."""
+    config = tmp_path / "sources.yaml"
+    shipped = (Path(__file__).parents[1] / "sources.yaml").read_text(encoding="utf-8")
+    config.write_text(shipped + "\nreleases:\n  keep: 2\n", encoding="utf-8")
+    records = aws_records()
+    dist = tmp_path / "dist"
+    ids = []
+    for count in (47, 48):
+        assert aws_build(tmp_path, records[:count], "--config", str(config)).exit_code == 0
+        ids.append(os.readlink(dist / "current").split("/")[-1])
+    a, b = ids
+    (dist / "current.new").symlink_to(f"releases/{a}")
+    os.replace(dist / "current.new", dist / "current")
+    assert aws_build(tmp_path, records, "--config", str(config)).exit_code == 0
+    c = os.readlink(dist / "current").split("/")[-1]
+    assert sorted(p.name for p in (dist / "releases").iterdir()) == [a, c]
+    assert b not in {a, c}
+    diff = run_cli("diff", "--out", str(dist))
+    assert diff.stdout.splitlines()[-1].startswith(f"{a} -> {c}: 2 added, 0 removed")
+
+
+def test_diff_of_a_first_release_says_where_its_delta_is(tmp_path: Path) -> None:
+    assert aws_build(tmp_path, aws_records()).exit_code == 0
+    dist = tmp_path / "dist"
+    current = os.readlink(dist / "current").split("/")[-1]
+    result = run_cli("diff", "--out", str(dist))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {dist}/: the current release {current} was compared with no release")
+    missing = run_cli("diff", "--out", str(tmp_path / "nowhere"))
+    assert (
+        missing.stderr
+        == f"Error: {tmp_path / 'nowhere'}/: no such folder (--out: where `decp build` wrote its releases)\n"
+    )

@@ -136,6 +136,12 @@ class OfflineError(FetchError):
     """Raised by `fetch.http.HttpClient` when a request is attempted in --offline mode."""
 
 
+class ReleaseError(DecpError):
+    """Raised by `pipeline.delta.compare` (decp diff, and the delta of a build): a kept release cannot be read
+    (its index.parquet or a record line of its decp.json is damaged or missing). A build then writes its delta
+    against no release, with a warning; `decp diff` stops with this error."""
+
+
 class PublishError(DecpError):
     """Raised by `publish.publication` (decp publish): the release cannot be published as it is (no current
     release, a damaged one, one built past the shrink guard) or the dataset cannot be read; nothing was uploaded.

@@ -110,7 +110,7 @@ def write_summary(run: BuildRun, out: str) -> None:
             where = f"{failed['file']}: " if failed.get("file") else ""
             click.echo(f"FAILED {source}: {where}{failed['error']}")
     for warning in assembly.warnings:
-        click.echo(f"WARNING: {warning}")
+        click.echo(f"WARNING: {warning}", err=True)
     if assembly.unchanged:
         click.echo(f"Nothing changed since the last build: release {assembly.release} stays current, its files "
                    "match its manifest.")  # fmt: skip

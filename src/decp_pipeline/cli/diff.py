@@ -42,6 +42,13 @@ def diff_command(release_a: str | None, release_b: str | None, out: str, as_json
 
 def _release(releases: Releases, name: str) -> Path:
     kept = ", ".join(releases.ids()) or "none"
+    if not releases.out.is_dir():
+        raise InputError(f"{releases.out}/: no such folder (--out: where `decp build` wrote its releases)")
+    if name == "previous" and releases.previous() is None and (current := releases.current()) is not None:
+        raise InputError(
+            f"{releases.out}/: the current release {current.name} was compared with no release still kept (it is "
+            f"the first, or the one before it was removed: releases.keep); its delta is {current}/delta.json"
+        )
     if name == "current":
         folder = releases.current()
     elif name == "previous":

@@ -26,11 +26,11 @@ from typing import Any
 import pyarrow as pa
 
 from decp_pipeline.config import DEFAULT_KEEP
-from decp_pipeline.exceptions import DecpError, OutputError, ShrinkError
+from decp_pipeline.exceptions import DecpError, OutputError, ReleaseError, ShrinkError
 from decp_pipeline.pipeline import lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
-from decp_pipeline.pipeline.delta import compare, write_delta
+from decp_pipeline.pipeline.delta import Delta, compare, write_delta
 from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
 from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
@@ -72,6 +72,7 @@ def assemble(
     inputs = fingerprint(stages, run)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
+        releases.prune(keep)  # a lowered releases.keep applies at once
         return reused
     assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=damaged)
     plan = make_plan(data_dir, stages, run)
@@ -91,11 +92,12 @@ def assemble(
         del plan  # its columns are not needed any more: the delta reads the two releases' indexes
         pa.default_memory_pool().release_unused()
         assembly.release = new_build_id(inputs)
-        document = report(assembly)
-        (working / "report.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
-        previous = releases.current()
-        write_delta(working, compare(previous, working, name=assembly.release))
-        write_manifest(working, assembly.release, document, previous.name if previous else None, forced=shrinks)
+        document = _write_report(working, assembly)  # the delta reads its sources
+        previous, delta = _delta(releases, working, assembly)
+        write_delta(working, delta)
+        if document["warnings"] != assembly.warnings:  # the delta's own warning
+            document = _write_report(working, assembly)
+        write_manifest(working, assembly.release, document, previous, forced=shrinks)
         releases.commit(working, assembly.release)
     except OSError as e:  # a full disk, a file in the way: the current release stays as it was
         raise OutputError(f"could not write the outputs in {out}/ ({e}): the current release was kept") from None
@@ -103,6 +105,23 @@ def assemble(
         shutil.rmtree(working, ignore_errors=True)
     releases.prune(keep)
     return assembly
+
+
+def _write_report(working: Path, assembly: Assembly) -> dict[str, Any]:
+    document = report(assembly)
+    document["warnings"] = list(document["warnings"])
+    (working / "report.json").write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    return document
+
+
+def _delta(releases: Releases, working: Path, assembly: Assembly) -> tuple[str | None, Delta]:
+    """The delta against the current release; against none, with a warning, when that one cannot be read."""
+    previous = releases.current()
+    try:
+        return (previous.name if previous else None), compare(previous, working, name=assembly.release)
+    except ReleaseError as e:
+        assembly.warnings.append(f"{e}: this release's delta is against no release (every uid added)")
+        return None, compare(None, working, name=assembly.release)
 
 
 def _write_outputs(

@@ -26,7 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from decp_pipeline.exceptions import ReleaseError
 from decp_pipeline.pipeline.lineage import DUPLICATES, INDEX
+from decp_pipeline.pipeline.release import read_manifest
 
 DELTA_JSON, DELTA_CSV = "delta.json", "delta.csv"
 CHANGES = ("added", "removed", "changed")
@@ -87,11 +89,21 @@ def compare(previous: Path | None, current: Path, *, name: str | None = None) ->
 
 
 def _index(release: Path | None) -> pa.Table:
-    if release is None or not (release / INDEX).is_file():  # none, or made before index.parquet existed
+    """The index of a release (none: an empty one). A release whose manifest lists an index.parquet that is
+    missing or unreadable is damaged: ReleaseError."""
+    listed = release is not None and INDEX in ((read_manifest(release) or {}).get("files") or {})
+    if release is None or not (listed or (release / INDEX).exists()):  # none, or made before index.parquet
         types = [pa.string(), pa.string(), pa.string(), pa.binary(16), pa.string(), pa.int64()]
         return pa.schema(list(zip(_INDEX_COLUMNS, types, strict=True))).empty_table()
-    table = pq.read_table(release / INDEX, columns=_INDEX_COLUMNS, read_dictionary=["source", "format", "output"])
+    try:
+        table = pq.read_table(release / INDEX, columns=_INDEX_COLUMNS, read_dictionary=["source", "format", "output"])
+    except (OSError, pa.ArrowException) as e:
+        raise ReleaseError(f"release {release.name} is damaged: its {INDEX} cannot be read ({_short(e)})") from None
     return table.combine_chunks()
+
+
+def _short(error: Exception) -> str:
+    return " ".join(str(error).split())[:200] or type(error).__name__
 
 
 def _followed(index: pa.Table) -> pa.Table:
@@ -203,6 +215,8 @@ def _records(release: Path, rows: pa.Table) -> dict[tuple[str, int], dict[str, A
         by_output.setdefault(output, set()).add(line)
     found: dict[tuple[str, int], dict[str, Any]] = {}
     for output, lines in by_output.items():
+        if not (release / output).is_file():
+            raise ReleaseError(f"release {release.name} is damaged: its {output} is missing")
         with open(release / output, "rb") as f:
             f.readline()  # {"marches": [  or  {"marches": {"marche": [
             ordinal = 0
@@ -210,9 +224,20 @@ def _records(release: Path, rows: pa.Table) -> dict[tuple[str, int], dict[str, A
                 if text.startswith(b"]"):
                     continue
                 if ordinal in lines:
-                    found[(output, ordinal)] = orjson.loads(text.rstrip(b"\n").rstrip(b","))
+                    found[(output, ordinal)] = _record(release, output, ordinal, text)
                 ordinal += 1
     return found
+
+
+def _record(release: Path, output: str, ordinal: int, text: bytes) -> dict[str, Any]:
+    try:
+        record = orjson.loads(text.rstrip(b"\n").rstrip(b","))
+    except orjson.JSONDecodeError as e:
+        raise ReleaseError(f"release {release.name} is damaged: record {ordinal + 1} of its {output} is not JSON "
+                           f"({e})") from None  # fmt: skip
+    if not isinstance(record, dict):
+        raise ReleaseError(f"release {release.name} is damaged: record {ordinal + 1} of its {output} is no object")
+    return record
 
 
 def write_delta(folder: Path, delta: Delta) -> None:

@@ -58,27 +58,23 @@ class Releases:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def current(self) -> Path | None:
-        """The current release's folder, or None (no build yet, or a folder of flat outputs of 0.11)."""
+        """The current release's folder (whole or damaged: `damage` says), or None (no build yet, or a folder
+        of flat outputs of 0.11)."""
         if not self.link.is_symlink():
             return None
         target = self.out / os.readlink(self.link)
-        return target if (target / MANIFEST).is_file() else None
+        return target if target.is_dir() else None
 
     def get(self, build_id: str) -> Path | None:
         folder = self.root / build_id
-        return folder if not build_id.startswith(".") and (folder / MANIFEST).is_file() else None
+        return folder if not build_id.startswith(".") and "/" not in build_id and folder.is_dir() else None
 
     def previous(self) -> Path | None:
         """The release the current one was compared with when it was built (its manifest's `previous`), when
-        still kept; else the newest one older than it. The base of `decp diff` by default."""
+        still kept: the base of its delta, and of `decp diff` by default. None for a first release."""
         current = self.current()
-        if current is None:
-            return None
-        manifest = read_manifest(current) or {}
-        if isinstance(manifest.get("previous"), str) and (named := self.get(manifest["previous"])) is not None:
-            return named
-        ids = [i for i in self.ids() if i < current.name]
-        return self.root / ids[-1] if ids else None
+        named = (read_manifest(current) or {}).get("previous") if current is not None else None
+        return self.get(named) if isinstance(named, str) else None
 
     def working(self) -> Path:
         """The folder this build writes its release into (every output is written in it by name, replacing
@@ -136,10 +132,11 @@ class Releases:
         os.replace(temporary, link)
 
     def prune(self, keep: int) -> list[str]:
-        """Remove the oldest releases beyond `keep`, never the current one; the ids removed."""
-        current = self.current()
-        ids = [i for i in self.ids() if current is None or i != current.name]
-        removed = ids[: max(0, len(ids) - (keep - (current is not None)))]
+        """Remove the oldest releases beyond `keep`; never the current one, nor the one its delta is against
+        (after a rollback, the release rolled back to may be older than others); the ids removed."""
+        protected = [p.name for p in (self.current(), self.previous()) if p is not None][:keep]
+        ids = [i for i in self.ids() if i not in protected]
+        removed = ids[: max(0, len(ids) - (keep - len(protected)))]
         for build_id in removed:
             shutil.rmtree(self.root / build_id, ignore_errors=True)
         return removed

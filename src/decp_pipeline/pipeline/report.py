@@ -81,7 +81,7 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
     assembly = Assembly(
         sources={source: Counts.from_dict(counts) for source, counts in previous["sources"].items()},
         total=Counts.from_dict(previous["total"]),
-        warnings=list(previous.get("warnings", [])),
+        warnings=[],  # those of the build that made it were said then (and stay in its report.json)
         fetch=fetch,
         overlap=previous.get("overlap", {}),
         tables=previous.get("tables", {}),
