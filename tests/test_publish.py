@@ -101,7 +101,7 @@ def test_publish_sends_each_file_once_then_nothing(site: tuple[Path, FakeUdata])
     assert {r.status for r in udata.server.log} == {200, 201}
     description = remote["marches.csv"]["description"]
     assert description.startswith("Table des marchés publics (une ligne par marché), en CSV : 145 lignes.")
-    assert "108 contrats publiés, 48 écartés, 1 doublons, lus dans 5 fichiers de 5 sources" in description
+    assert "108 contrats publiés, 48 écartés, 1 doublon, lus dans 5 fichiers de 5 sources" in description
     publication = json.loads((current / "publication.json").read_text())
     [run] = publication["runs"]
     assert run["resources"]["decp.json"]["id"] == remote["decp.json"]["id"]
@@ -289,3 +289,29 @@ def test_a_redirect_is_not_followed_with_the_key(site: tuple[Path, FakeUdata]) -
         assert len(by_title(udata)) == 19  # the other files went up
     finally:
         elsewhere.stop()
+
+
+def test_bad_dataset_and_api_base_are_refused_before_any_request(site, monkeypatch) -> None:
+    root, udata = site
+    result = run_cli("publish", "--out", str(root / "dist"), "--dataset", "../../x", "--api-base", udata.api_base)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --dataset: expected a data.gouv.fr dataset id or slug, got '../../x'\n"
+    monkeypatch.setenv("DECP_DATAGOUV_API", udata.server.url("/"))
+    result = run_cli("publish", "--out", str(root / "dist"), "--dataset", DATASET)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: DECP_DATAGOUV_API: expected the API root, ending in /api")
+    assert udata.server.log == []
+
+
+def test_a_key_refused_midway_leaves_what_is_up_unchanged(site, monkeypatch) -> None:
+    root, udata = site
+    assert publish(root, udata).exit_code == 0
+    by_title(udata)["report.json"]["checksum"]["value"] = "0" * 40  # one file to send again
+    monkeypatch.setenv("DECP_DATAGOUV_API_KEY", udata.forbidden_key)
+    result = publish(root, udata)
+    assert result.exit_code == 2
+    assert "Stopped publishing release" in result.stderr
+    assert ": 19 unchanged, 1 failed; 2 requests" in result.stderr  # the GET, the refused upload
+    runs = json.loads((root / "dist" / "current" / "publication.json").read_text())["runs"]
+    assert runs[-1]["resources"]["decp.json"]["done"] == "unchanged"
+    assert runs[-1]["resources"]["report.json"]["done"] == "failed"

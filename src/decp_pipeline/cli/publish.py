@@ -15,7 +15,7 @@ from decp_pipeline.exceptions import InputError, PublishError
 from decp_pipeline.fetch.http import HttpClient
 from decp_pipeline.fetch.runner import http_settings
 from decp_pipeline.publish.publication import Bar, Item, Publication, publish
-from decp_pipeline.publish.settings import check_api_base, publish_settings
+from decp_pipeline.publish.settings import DATASET_PATTERN, check_api_base, publish_settings
 from decp_pipeline.publish.udata import Advance
 
 KEY_VARIABLE = "DECP_DATAGOUV_API_KEY"
@@ -52,10 +52,12 @@ def publish_command(
     key comes from the environment variable DECP_DATAGOUV_API_KEY only. Exit codes: 0 every file is up, 1 a
     file failed after retries (the others were sent), 2 usage or configuration error (no key: nothing sent).
     """
-    if api_base is not None and (why := check_api_base(api_base)):
-        raise InputError(f"--api-base: {why}")
+    if dataset is not None and not DATASET_PATTERN.match(dataset):
+        raise InputError(f"--dataset: expected a data.gouv.fr dataset id or slug, got {dataset!r}")
     config = load_config(config_file)
     settings = publish_settings(config.settings, dataset=dataset, api_base=api_base)
+    if why := check_api_base(settings.api_base):
+        raise InputError(f"{settings.api_base_from}: {why}")
     key = os.environ.get(KEY_VARIABLE, "").strip() or None
     client = HttpClient(http_settings(config))
     try:
@@ -93,17 +95,19 @@ def _line(item: Item, dry_run: bool) -> str:
     return f"{item.done} {item.name} ({size}, sha1 {item.sha1}): resource {item.resource}"
 
 
+ORDER = ("create", "replace", "created", "replaced", "updated", "unchanged", "failed")
+
+
 def _summary(publication: Publication) -> str:
-    counts: dict[str, int] = {}
+    counts = dict.fromkeys(ORDER, 0)
     for item in publication.items:
-        what = item.action if publication.dry_run else item.done
-        counts[what] = counts.get(what, 0) + 1
-    done = ", ".join(f"{n} {('to ' + k) if publication.dry_run and k != 'unchanged' else k}" for k, n in counts.items())
-    verb = "Would publish" if publication.dry_run else "Published"
-    return (
-        f"{verb} release {publication.release} to dataset {publication.dataset} ({publication.api_base}): "
-        f"{done}; {publication.requests} requests"
-    )
+        counts[item.action if publication.dry_run else item.done] += 1
+    done = ", ".join(f"{n} {('to ' + k) if publication.dry_run and k != 'unchanged' else k}"
+                     for k, n in counts.items() if n)  # fmt: skip
+    verb = "Would publish" if publication.dry_run else "Stopped publishing" if publication.refused else "Published"
+    requests = f"{publication.requests} request" + ("s" if publication.requests != 1 else "")
+    where = f"dataset {publication.dataset} ({publication.api_base})"
+    return f"{verb} release {publication.release} to {where}: {done}; {requests}"
 
 
 def _bar() -> Bar | None:

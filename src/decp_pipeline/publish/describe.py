@@ -54,9 +54,10 @@ def describe(name: str, manifest: dict[str, Any], report: dict[str, Any], docume
     sources = ", ".join(manifest["counts"]["sources"])
     lines = [
         _what(name, report),
-        f"Version {manifest['build_id']} du {_date(manifest.get('generated_at'))} : {_n(total['exported'])} contrats "
-        f"publiés, {_n(total['rejected'])} écartés, {_n(total['duplicates'])} doublons, lus dans "
-        f"{_n(total['files'])} fichiers de {len(manifest['counts']['sources'])} sources ({sources}).",
+        f"Version {manifest['build_id']} du {_date(manifest.get('generated_at'))} : "
+        f"{_n(total['exported'], 'contrat publié', 'contrats publiés')}, {_n(total['rejected'], 'écarté', 'écartés')}, "
+        f"{_n(total['duplicates'], 'doublon', 'doublons')}, lus dans {_n(total['files'], 'fichier', 'fichiers')} de "
+        f"{_n(len(manifest['counts']['sources']), 'source', 'sources')} ({sources}).",
     ]
     if documentation:
         lines.append(f"Documentation : {documentation}")
@@ -69,7 +70,7 @@ def _what(name: str, report: dict[str, Any]) -> str:
     path = PurePath(name)
     if path.stem in TABLE_NAMES and path.suffix in (".csv", ".parquet"):
         rows = (report.get("tables") or {}).get(path.stem)
-        count = f" : {_n(rows)} lignes" if isinstance(rows, int) else ""
+        count = f" : {_n(rows, 'ligne', 'lignes')}" if isinstance(rows, int) else ""
         return f"Table {TABLE_NAMES[path.stem]}, en {path.suffix[1:].upper()}{count}."
     return f"Fichier {name} de la consolidation des données essentielles de la commande publique."
 
@@ -82,6 +83,9 @@ def _date(value: Any) -> str:
     return f"{when:%d/%m/%Y à %H:%M} UTC"
 
 
-def _n(value: Any) -> str:
-    """12345 → `12 345` (the French thousands separator, a narrow no-break space)."""
-    return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+def _n(value: Any, one: str = "", many: str = "") -> str:
+    """12345 → `12 345` (the French thousands separator, a narrow no-break space), then the noun: singular for
+    0 and 1, as French has it."""
+    number = f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+    noun = (one if isinstance(value, int) and value < 2 else many) if many else ""
+    return f"{number} {noun}" if noun else number

@@ -29,6 +29,7 @@ from decp_pipeline.publish.settings import PublishSettings
 from decp_pipeline.publish.udata import Advance, Udata
 
 PUBLICATION = "publication.json"
+REBUILD = "rebuild it: run the same `decp build` command again with --verify"
 REFUSED = frozenset({401, 403})  # the key is wrong, or may not write this dataset: no other request will do
 Bar = Callable[[str, int], Advance | None]  # (file name, size) → a callback advancing a progress bar, or None
 
@@ -88,8 +89,8 @@ def publish(
     if not settings.dataset:
         raise InputError("no dataset to publish to: give --dataset ID, or publish: {dataset: ID} in sources.yaml")
     if not key and not dry_run:
-        raise InputError("DECP_DATAGOUV_API_KEY is not set: the data.gouv.fr API key comes from this environment "
-                         "variable only; nothing was sent")  # fmt: skip
+        raise InputError("DECP_DATAGOUV_API_KEY is not set (or empty): the data.gouv.fr API key comes from this "
+                         "environment variable only; nothing was sent")  # fmt: skip
     release = _release(out, force)
     manifest = read_manifest(release) or {}
     report = json.loads((release / "report.json").read_text(encoding="utf-8"))
@@ -117,7 +118,7 @@ def _release(out: Path, force: bool) -> Path:
         raise PublishError(f"{out}/: no current release to publish: run `decp build` first")
     if problems := damage(release):
         raise PublishError(f"release {release.name} is damaged ({'; '.join(problems)}): nothing was published; "
-                           "run `decp build --verify` to rebuild it")  # fmt: skip
+                           f"{REBUILD}")  # fmt: skip
     guard = (read_manifest(release) or {}).get("shrink_guard") or {}
     if guard.get("forced") and not force:
         raise PublishError(f"release {release.name} was built with --force past the shrink guard ({guard.get('why')}): "
@@ -130,7 +131,7 @@ def _local_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]
     files = manifest.get("files", {})
     missing = [n for n in names if n not in files]
     if missing:
-        raise InputError(f"publish: files: {', '.join(missing)} not in release {release.name} "
+        raise InputError(f"publish: key 'files': {', '.join(missing)} not in release {release.name} "
                          f"(it has: {', '.join(sorted(files))})")  # fmt: skip
     local = {}
     for name in names:
@@ -141,7 +142,7 @@ def _local_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]
                 sha256.update(chunk)
         if sha256.hexdigest() != files[name].get("sha256"):
             raise PublishError(f"release {release.name} is damaged ({name}: its sha256 differs from the manifest's): "
-                               "nothing was published; run `decp build --verify` to rebuild it")  # fmt: skip
+                               f"nothing was published; {REBUILD}")  # fmt: skip
         local[name] = (files[name]["size"], sha1.hexdigest())
     return local
 
@@ -151,7 +152,10 @@ def _remote(udata: Udata, dataset: str) -> list[dict[str, Any]]:
         answer = udata.dataset()
     except FetchError as e:
         if e.status in (404, 410):
-            raise InputError(f"no dataset {dataset!r} at {udata.base}/ (HTTP {e.status}): check --dataset") from None
+            raise InputError(
+                f"no dataset {dataset!r} at {udata.base}/ (HTTP {e.status}): check the dataset id "
+                "(--dataset, or publish.dataset in sources.yaml) and the API (--api-base)"
+            ) from None
         if e.status in REFUSED:
             raise InputError(f"{e}: check DECP_DATAGOUV_API_KEY") from None
         raise PublishError(f"the dataset cannot be read: {e}; nothing was published") from None
@@ -183,7 +187,10 @@ def _match(name: str, remote: list[dict[str, Any]]) -> dict[str, Any] | None:
 def _run(publication: Publication, udata: Udata, release: Path, bar: Bar | None) -> None:
     for item in publication.items:
         if publication.refused:
-            item.done, item.error = "failed", "not sent: the API refused the key"
+            if item.action == "unchanged" and not item.meta:
+                item.done = "unchanged"  # on the dataset already: nothing to send
+            else:
+                item.done, item.error = "failed", "not sent: the API refused the key"
             continue
         try:
             _send(item, udata, release, bar)

@@ -36,6 +36,7 @@ class PublishSettings:
     api_base: str
     files: tuple[str, ...]
     documentation: str | None
+    api_base_from: str = "the default"  # where api_base comes from, for messages
 
 
 def publish_settings(
@@ -43,12 +44,19 @@ def publish_settings(
 ) -> PublishSettings:
     """The settings of a run: the command line's first, then sources.yaml's (checked when it was loaded)."""
     section = settings.get("publish") or {}
-    base = api_base or section.get("api_base") or os.environ.get("DECP_DATAGOUV_API") or DEFAULT_API_BASE
+    origins = [
+        ("--api-base", api_base),
+        ("publish.api_base", section.get("api_base")),
+        ("DECP_DATAGOUV_API", os.environ.get("DECP_DATAGOUV_API")),
+        ("the default", DEFAULT_API_BASE),
+    ]
+    origin, base = next((o, v) for o, v in origins if v)
     return PublishSettings(
         dataset=dataset or section.get("dataset"),
         api_base=base.rstrip("/"),
         files=tuple(section.get("files") or default_files()),
         documentation=section.get("documentation"),
+        api_base_from=origin,
     )
 
 
@@ -75,7 +83,7 @@ def check_publish_settings(section: Any) -> list[str]:
         problems.append(f"publish: key 'dataset': expected a data.gouv.fr dataset id or slug, got {dataset!r}")
     if "api_base" in section and (why := check_api_base(section["api_base"])):
         problems.append(f"publish: key 'api_base': {why}")
-    if "documentation" in section and not re.match(r"^https?://\S+$", str(section["documentation"])):
+    if section.get("documentation") is not None and not re.match(r"^https?://\S+$", str(section["documentation"])):
         problems.append(f"publish: key 'documentation': expected an http(s) URL, got {section['documentation']!r}")
     problems.extend(_check_files(section.get("files")))
     return problems
