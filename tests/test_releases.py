@@ -347,3 +347,19 @@ def test_diff_of_a_first_release_says_where_its_delta_is(tmp_path: Path) -> None
         missing.stderr
         == f"Error: {tmp_path / 'nowhere'}/: no such folder (--out: where `decp build` wrote its releases)\n"
     )
+
+
+def test_the_rebuild_of_a_damaged_release_replaces_it_in_the_delta(tmp_path: Path) -> None:
+    """A (47 records), B (49: 2 added); B damaged, rebuilt as C from the same inputs: C's delta is against A,
+    so the 2 added uids are still the day's delta (against B it would be empty)."""
+    records = aws_records()
+    dist = tmp_path / "dist"
+    assert aws_build(tmp_path, records[:47]).exit_code == 0
+    a = os.readlink(dist / "current").split("/")[-1]
+    assert aws_build(tmp_path, records).exit_code == 0
+    marches = dist / "current" / "marches.csv"
+    marches.write_bytes(marches.read_bytes()[:-5])
+    result = aws_build(tmp_path, records)
+    assert "was damaged (marches.csv has" in result.stderr
+    assert json.loads((dist / "manifest.json").read_text())["previous"] == a
+    assert json.loads((dist / "delta.json").read_text())["counts"]["added"] == 2

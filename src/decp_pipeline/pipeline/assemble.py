@@ -32,7 +32,7 @@ from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
 from decp_pipeline.pipeline.delta import Delta, compare, write_delta
 from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
-from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, write_manifest
+from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, read_manifest, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
 from decp_pipeline.pipeline.stage import load_manifest
 from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
@@ -93,7 +93,7 @@ def assemble(
         pa.default_memory_pool().release_unused()
         assembly.release = new_build_id(inputs)
         document = _write_report(working, assembly)  # the delta reads its sources
-        previous, delta = _delta(releases, working, assembly)
+        previous, delta = _delta(releases, working, assembly, replaces_damaged=bool(damaged))
         write_delta(working, delta)
         if document["warnings"] != assembly.warnings:  # the delta's own warning
             document = _write_report(working, assembly)
@@ -114,9 +114,15 @@ def _write_report(working: Path, assembly: Assembly) -> dict[str, Any]:
     return document
 
 
-def _delta(releases: Releases, working: Path, assembly: Assembly) -> tuple[str | None, Delta]:
-    """The delta against the current release; against none, with a warning, when that one cannot be read."""
+def _delta(releases: Releases, working: Path, assembly: Assembly, *, replaces_damaged: bool = False
+           ) -> tuple[str | None, Delta]:  # fmt: skip
+    """The delta against the current release; against none, with a warning, when that one cannot be read.
+
+    A rebuild of a damaged release (same inputs) replaces it: its delta is against the release the damaged one
+    was compared with, so that the changes of that day are not lost."""
     previous = releases.current()
+    if replaces_damaged and previous is not None and read_manifest(previous) is not None:  # else: its base unknown
+        previous = releases.previous()
     try:
         return (previous.name if previous else None), compare(previous, working, name=assembly.release)
     except ReleaseError as e:
