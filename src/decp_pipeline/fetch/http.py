@@ -11,7 +11,6 @@ checked; the caller renames it into place, so a failed download never touches th
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import logging
@@ -27,7 +26,8 @@ from typing import Any, TypeVar
 import requests
 
 from decp_pipeline import __version__
-from decp_pipeline.exceptions import GONE_STATUSES, FetchError, OfflineError
+from decp_pipeline.exceptions import FetchError, OfflineError
+from decp_pipeline.fetch.answers import answer_head, content_length, describe_head, retry_after, short, status_reason
 
 log = logging.getLogger(__name__)
 
@@ -167,11 +167,11 @@ class HttpClient:
         except requests.exceptions.ReadTimeout:
             return FetchError(url, f"no answer within {self.settings.read_timeout:g} s", retryable=True)
         except requests.exceptions.SSLError as e:
-            return FetchError(url, f"TLS error: {_short(e)}")
+            return FetchError(url, f"TLS error: {short(e)}")
         except requests.exceptions.ConnectionError as e:
-            return FetchError(url, f"connection failed: {_short(e)}", retryable=True)
+            return FetchError(url, f"connection failed: {short(e)}", retryable=True)
         except requests.exceptions.RequestException as e:
-            return FetchError(url, f"request failed: {_short(e)}")
+            return FetchError(url, f"request failed: {short(e)}")
         status = response.status_code
         self.traffic.statuses[status] = self.traffic.statuses.get(status, 0) + 1
         if send is not None and 300 <= status < 400:
@@ -180,9 +180,9 @@ class HttpClient:
             return FetchError(url, f"HTTP {status}: redirected to {where}, not followed (a request with a credential)")
         if status < 400 or status == 304:
             return response
-        error = FetchError(url, _status_reason(response), status=status, retryable=status in RETRYABLE_STATUSES)
-        error.retry_after = _retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
-        error.answer = _answer_head(response)
+        error = FetchError(url, status_reason(response), status=status, retryable=status in RETRYABLE_STATUSES)
+        error.retry_after = retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
+        error.answer = answer_head(response)
         response.close()
         return error
 
@@ -225,7 +225,7 @@ class HttpClient:
             try:
                 return json.loads(data)
             except ValueError:
-                raise FetchError(url, f"the answer is not JSON: {_describe_head(data)}", retryable=True) from None
+                raise FetchError(url, f"the answer is not JSON: {describe_head(data)}", retryable=True) from None
 
         if send is not None and not send.retry:
             return once()
@@ -282,7 +282,7 @@ class HttpClient:
             )
             if meta.not_modified:
                 return meta
-            expected = _content_length(response)
+            expected = content_length(response)
             if expected is not None and expected > self.settings.max_size:
                 raise FetchError(url, f"file too big: {expected:,} bytes announced, limit {self.settings.max_size:,}")
             destination.parent.mkdir(parents=True, exist_ok=True)
@@ -338,14 +338,14 @@ class HttpClient:
                 received += len(chunk)
                 yield chunk
         except requests.exceptions.ChunkedEncodingError as e:
-            expected = _content_length(response)
+            expected = content_length(response)
             on_wire = getattr(response.raw, "tell", lambda: received)()  # the bytes of the unfinished chunk too
-            what = f"{on_wire:,} of {expected:,} bytes received" if expected is not None else _short(e)
+            what = f"{on_wire:,} of {expected:,} bytes received" if expected is not None else short(e)
             raise FetchError(response.url, f"truncated body: {what}", retryable=True) from None
         except requests.exceptions.ConnectionError as e:
-            raise FetchError(response.url, f"connection lost while reading: {_short(e)}", retryable=True) from None
+            raise FetchError(response.url, f"connection lost while reading: {short(e)}", retryable=True) from None
         except requests.exceptions.ContentDecodingError as e:
-            raise FetchError(response.url, f"undecodable body: {_short(e)}") from None
+            raise FetchError(response.url, f"undecodable body: {short(e)}") from None
 
     def _read_all(self, response: requests.Response, limit: int) -> bytes:
         parts = []
@@ -355,62 +355,7 @@ class HttpClient:
             if size > limit:
                 raise FetchError(response.url, f"answer too big: more than {limit:,} bytes")
             parts.append(chunk)
-        expected = _content_length(response)
+        expected = content_length(response)
         if expected is not None and size != expected:
             raise FetchError(response.url, f"truncated body: {size:,} of {expected:,} bytes received", retryable=True)
         return b"".join(parts)
-
-
-def _content_length(response: requests.Response) -> int | None:
-    """The announced body size, when it describes the decoded body (no Content-Encoding)."""
-    if response.headers.get("Content-Encoding", "identity") != "identity":
-        return None
-    value = response.headers.get("Content-Length")
-    return int(value) if value and value.isdigit() else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait, from a Retry-After header in seconds or as an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _status_reason(response: requests.Response) -> str:
-    reason = f"HTTP {response.status_code} {response.reason or ''}".rstrip()
-    if response.status_code in GONE_STATUSES:
-        reason += " (the resource no longer exists at this address)"
-    return reason
-
-
-def _short(error: Exception) -> str:
-    """The last, most specific part of a requests/urllib3 error chain, without object reprs."""
-    text = str(error)
-    for marker in ("Caused by ", "Failed to establish a new connection: ", "] "):
-        if marker in text:
-            text = text.rsplit(marker, 1)[-1]
-    return text.strip("()'\" ") or type(error).__name__
-
-
-ANSWER_HEAD = 2048  # bytes kept of an error answer's body (servers explain a 4xx there)
-
-
-def _answer_head(response: requests.Response) -> str:
-    """The start of an error answer's body, as text; empty when it cannot be read."""
-    try:
-        head = response.raw.read(ANSWER_HEAD, decode_content=True) or b""
-    except Exception:
-        return ""
-    return head.decode("utf-8", errors="replace")
-
-
-def _describe_head(data: bytes) -> str:
-    text = data[:80].decode("utf-8", errors="replace").strip()
-    return f"it starts with {text!r}" if text else "it is empty"
