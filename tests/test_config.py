@@ -204,3 +204,46 @@ def test_fetch_keys_and_http_settings_are_checked(tmp_path: Path) -> None:
         "source 'd' (entry 2): key 'refresh_days': expected a whole number of days >= 1, got 0",
         "source 'd' (entry 2): key 'start_date': expected a date written YYYY-MM-DD, got '2024-13-01'",
     ]
+
+
+def test_a_duplicate_id_is_named_even_when_the_entry_has_other_problems(tmp_path: Path) -> None:
+    """0.10.1 said only the other problem."""
+    assert problems(tmp_path, GOOD, {**GOOD, "prority": 3}) == [
+        "source 'ville-x' (entry 2): unknown key 'prority' (did you mean 'priority'?)",
+        "source 'ville-x' (entry 2): key 'id': duplicate id, already used by entry 1",
+    ]
+
+
+def test_a_key_given_twice_in_one_entry_is_a_problem(tmp_path: Path) -> None:
+    """0.10.1 (PyYAML) kept the last value silently."""
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "sources:\n  - id: ville-x\n    name: X\n    kind: url\n    url: https://example.org/a.json\n"
+        "    format: auto\n    enabled: true\n    priority: 1\n    enabled: false\n"
+        "http:\n  retries: 2\n  retries: 3\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(str(config))
+    assert error.value.problems == [
+        "line 9: key 'enabled' given twice in one mapping (first on line 7)",
+        "line 12: key 'retries' given twice in one mapping (first on line 11)",
+    ]
+
+
+def test_the_config_is_found_in_the_documented_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--config, then $DECP_CONFIG, then ./sources.yaml, then the shipped copy (docs/cli.md; 0.10.1's docs
+    gave ./sources.yaml before $DECP_CONFIG, the code the other way)."""
+    from decp_pipeline.config import config_path
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DECP_CONFIG", raising=False)
+    assert config_path(None) == str(PACKAGED_CONFIG)
+    (tmp_path / "sources.yaml").write_text("sources: []\n", encoding="utf-8")
+    assert config_path(None) == "sources.yaml"
+    monkeypatch.setenv("DECP_CONFIG", "/etc/decp.yaml")
+    assert config_path(None) == "/etc/decp.yaml"
+    assert config_path("mine.yaml") == "mine.yaml"
+    assert "$DECP_CONFIG if set, else ./sources.yaml" in " ".join(run_cli("build", "--help").stdout.split())
+    docs = (Path(__file__).parents[1] / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert "Default: `$DECP_CONFIG` if set, else `./sources.yaml` if present" in docs

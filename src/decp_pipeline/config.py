@@ -22,6 +22,7 @@ import yaml
 from decp_pipeline.exceptions import ConfigError
 from decp_pipeline.normalize.hooks import HOOKS, named_hooks
 from decp_pipeline.publish.settings import check_publish_settings
+from decp_pipeline.yaml_loader import StrictLoader
 
 DEFAULT_CONFIG = Path("sources.yaml")
 PACKAGED_CONFIG = files("decp_pipeline") / "sources.yaml"
@@ -114,14 +115,19 @@ def load_config(explicit: str | None = None) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(path, [f"cannot read the file: {e}"]) from e
+    loader = StrictLoader(text)
     try:
-        document = yaml.safe_load(text)
+        document = loader.get_single_data()
     except yaml.YAMLError as e:
         where = ""
         if mark := getattr(e, "problem_mark", None):
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
         problem = getattr(e, "problem", None) or str(e)
         raise ConfigError(path, [f"{where}not valid YAML: {problem}"]) from e
+    finally:
+        loader.dispose()
+    if loader.duplicates:
+        raise ConfigError(path, loader.duplicates)
     return parse_config(document, path)
 
 
@@ -138,16 +144,17 @@ def parse_config(document: Any, path: str) -> Config:
     for position, entry in enumerate(entries, start=1):
         source, entry_problems = _parse_source(entry, position)
         problems.extend(entry_problems)
-        if source is None:
-            continue
-        if source.id in seen:
+        source_id = entry.get("id") if isinstance(entry, dict) else None
+        if isinstance(source_id, str) and source_id in seen:  # said even when the entry has other problems
+            first = seen[source_id]
             problems.append(
-                f"source '{source.id}' (entry {position}): key 'id': duplicate id, "
-                f"already used by entry {seen[source.id]}"
+                f"source '{source_id}' (entry {position}): key 'id': duplicate id, already used by entry {first}"
             )
             continue
-        seen[source.id] = position
-        sources.append(source)
+        if isinstance(source_id, str):
+            seen[source_id] = position
+        if source is not None:
+            sources.append(source)
     settings = {k: v for k, v in document.items() if k != "sources"}
     problems.extend(_check_http_settings(settings.get("http")))
     problems.extend(_check_build_settings(settings.get("build")))

@@ -53,7 +53,8 @@ def config_option(command: Callable[..., Any]) -> Callable[..., Any]:
         "config_file",
         type=click.Path(dir_okay=False),
         default=None,
-        help="The sources file (default: ./sources.yaml, else the copy shipped with the package).",
+        help="The sources file (default: $DECP_CONFIG if set, else ./sources.yaml, else the copy shipped with the "
+        "package).",
     )(command)
 
 
