@@ -371,7 +371,7 @@ def test_unchanged_files_are_not_read_again(tmp_path):
     second = run_cli(*args)
     assert second.exit_code == 0
     assert "read" not in second.stderr.replace("reading", "")  # no file was parsed
-    assert "2 of 2 file(s) unchanged, their results reused" in second.stderr
+    assert "2 file(s): 2 unchanged, their results reused" in second.stderr
     # Same inputs, same code, same day: the current release is kept as it is, nothing is written.
     assert "Nothing changed since the last build" in second.stdout
     assert (tmp_path / "dist" / "decp.json").stat().st_mtime_ns == published
@@ -382,7 +382,7 @@ def test_unchanged_files_are_not_read_again(tmp_path):
     third = run_cli(*args)
     assert "2019-04.json: 30 read" in third.stderr
     assert "2019-03.json: 49 read" not in third.stderr
-    assert "1 of 2 file(s) unchanged" in third.stderr
+    assert "2 file(s): 1 to read, 1 unchanged, its result reused" in third.stderr
     assert "Nothing changed" not in third.stdout
     assert (tmp_path / "dist" / "decp.json").stat().st_mtime_ns != published
 
@@ -479,7 +479,9 @@ def test_meta_rows_gathered_in_blocks_change_no_output(tmp_path, monkeypatch):
     aws = first["sources"]["marches-publics-info"]
     assert (aws["read"], aws["exported"], aws["duplicates_by_rule"]) == (98, 49, {"same-uid": 49})
     assert b"(copie)" not in before["decp.json"]
-    force_assembly(dist)  # assembled again, not reused
+    report = json.loads((dist / "current" / "report.json").read_text(encoding="utf-8"))
+    report["build_fingerprint"] = "other inputs"  # assembled again, not reused, with the release as delta base
+    (dist / "current" / "report.json").write_text(json.dumps(report), encoding="utf-8")
     monkeypatch.setattr(plan, "META_BLOCK_ROWS", 1)
     code, again, _ = build(tmp_path, *args)
     assert code == 0
@@ -535,3 +537,19 @@ def test_two_files_with_the_same_content_read_once(tmp_path, monkeypatch):
     assert (counts["files"], counts["read"], counts["exported"], counts["duplicates"]) == (2, 98, 49, 49)
     assert counts["duplicates_by_rule"] == {"exact-copy": 49}
     assert len(list((tmp_path / "data" / "cache" / "normalized" / "marches-publics-info").iterdir())) == 1
+
+
+def test_a_first_build_counts_no_file_as_unchanged(tmp_path: Path) -> None:
+    """0.10.1 said "1 of 1 file(s) unchanged, their results reused" of an empty file on a first build."""
+    folder = tmp_path / "aws"
+    folder.mkdir()
+    (folder / "empty.json").write_bytes(b"")
+    shutil.copy(SAMPLES / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json", folder / "a.json")
+    args = ("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
+            "marches-publics-info", "--input", f"marches-publics-info={folder}")  # fmt: skip
+    first = run_cli(*args)
+    assert "marches-publics-info: reading 2 file(s)" in first.stderr
+    assert "unchanged" not in first.stderr
+    assert f"{folder / 'empty.json'}: FAILED: the file is empty" in first.stderr
+    second = run_cli(*args)
+    assert "marches-publics-info: 2 file(s): 2 unchanged, their results reused" in second.stderr

@@ -120,10 +120,22 @@ def _plan_stages(
             continue
         stage = SourceStage(Reading(source.id, source.format, source.hooks), store.data_dir, progress)
         plans.append((stage, stage.plan(files)))
-        progress(f"{source.id}: reading {len(files)} file(s)")
-        if stage.reused_files:
-            progress(f"{source.id}: {stage.reused_files} of {len(files)} file(s) unchanged, their results reused")
+        progress(_planned(source.id, len(files), stage))
     return plans
+
+
+def _planned(source: str, files: int, stage: SourceStage) -> str:
+    """`X: reading 3 file(s)`, or what is reused and what cannot be opened: `X: 3 file(s): 1 to read, 1 unchanged
+    (its result reused), 1 that cannot be opened`."""
+    to_read, reused, unreadable = stage.files_to_read, stage.reused_files, stage.unreadable_files
+    if to_read == files:
+        return f"{source}: reading {files} file(s)"
+    parts = [f"{to_read} to read"] if to_read else []
+    if reused:
+        parts.append(f"{reused} unchanged, their results reused" if reused > 1 else "1 unchanged, its result reused")
+    if unreadable:
+        parts.append(f"{unreadable} that cannot be opened")
+    return f"{source}: {files} file(s): " + ", ".join(parts)
 
 
 def _priorities(sources: Sequence[Source], ids: list[str]) -> list[tuple[str, int]]:

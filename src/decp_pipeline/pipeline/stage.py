@@ -127,13 +127,17 @@ class SourceStage:
         self.counts = Counts()
         self.records = RecordProcessor(self.source, self.reading.hooks)
         self.reused_files = 0  # files whose cached result was used instead of reading them
+        self.unreadable_files = 0  # files that could not be opened (their failure cached when planned)
+        self.files_to_read = 0
         self.read_now: set[Path] = set()  # the cached results of the files read by this run
 
     def plan(self, files: Iterable[str]) -> list[tuple[str, Path]]:
         """Each file and the folder of its cached result (read or to be read)."""
+        self.unreadable_files = 0
         planned = [(path, self._cached_path(path)) for path in files]
         self.read_now = {cached for _, cached in planned if not (cached / COUNTS).is_file()}
-        self.reused_files = len(planned) - len(self.read_now)
+        self.files_to_read = sum(1 for _, cached in planned if cached in self.read_now)
+        self.reused_files = len(planned) - self.files_to_read - self.unreadable_files
         return planned
 
     def finish(self, planned: list[tuple[str, Path]]) -> Counts:
@@ -177,6 +181,7 @@ class SourceStage:
             checksum = f"unreadable-{hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()}"
             cached = self._cache_root() / f"{checksum}-{self.reading.version}"
             self._write_cache(cached, path, self._failed_counts(path, e))
+            self.unreadable_files += 1
             return cached
 
     def _cache_root(self) -> Path:
