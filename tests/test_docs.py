@@ -26,3 +26,17 @@ def test_readme_quick_start_has_the_two_commands() -> None:
     quick_start = readme.split("## Quick start", 1)[1].split("##", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick_start.splitlines() if line.startswith("make ")]
     assert commands == ["make demo", "make test"]
+
+
+def test_the_demo_output_in_cli_md_is_the_real_one(tmp_path: Path) -> None:
+    """docs/cli.md shows what `make demo` prints (its release id aside): 0.10.1's lacked two tables."""
+    import re
+
+    seed = ["pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info"]
+    inputs = [a for s in seed for a in ("--input", f"{s}={ROOT / 'samples' / s}")]
+    out = tmp_path / "dist"
+    result = run_cli("build", "--offline", *seed, *inputs, "--data-dir", str(tmp_path / "data"), "--out", str(out))
+    assert result.exit_code == 0
+    documented = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split("$ make demo\n", 1)[1].split("```")[0]
+    build_id = re.compile(r"\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}")
+    assert build_id.sub("ID", result.stdout.replace(f"{out}/", "dist/")) == build_id.sub("ID", documented)

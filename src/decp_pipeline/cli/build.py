@@ -20,6 +20,9 @@ from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
 
 COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
+# What a release holds besides the tables (docs/releases.md).
+RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json", "datapackage.json", "manifest.json",
+                 "delta.json", "delta.csv", "duplicates.csv", "index.parquet")  # fmt: skip
 
 
 @click.command("build")
@@ -116,6 +119,6 @@ def write_summary(run: BuildRun, out: str) -> None:
                    "match its manifest.")  # fmt: skip
     tables = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
     click.echo(
-        f"Release {assembly.release} in {out}/ (current): decp.json, rejected.jsonl, report.json, "
-        f"datapackage.json, manifest.json; tables (CSV and Parquet): {tables}"
+        f"Release {assembly.release} in {out}/ (current): {', '.join(RELEASE_FILES)}; tables (CSV and Parquet): "
+        f"{tables}"
     )
