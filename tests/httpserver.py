@@ -31,6 +31,7 @@ class Reply:
     truncate_to: int | None = None  # bytes actually sent before closing the connection
     delay: float = 0.0  # seconds before answering
     drop: bool = False  # close the connection without answering
+    trickle: tuple[int, float] | None = None  # send the body N bytes at a time, one piece every S seconds
 
 
 @dataclass
@@ -154,9 +155,12 @@ class LocalServer:
             handler.send_header("Connection", "close")
         handler.end_headers()
         sent = body if reply.truncate_to is None else body[: reply.truncate_to]
+        size, every = reply.trickle or (len(sent) or 1, 0.0)
         try:
-            handler.wfile.write(sent)
-            handler.wfile.flush()
+            for start in range(0, len(sent), size):
+                handler.wfile.write(sent[start : start + size])
+                handler.wfile.flush()
+                time.sleep(every)
         except (BrokenPipeError, ConnectionResetError):
             return
         request.sent = len(sent)

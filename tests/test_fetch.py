@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -382,3 +383,41 @@ def test_unknown_source_is_a_usage_error(tmp_path):
     result = run_cli("fetch", "--config", config, "--data-dir", str(tmp_path / "d"), "nope")
     assert result.exit_code == 2
     assert "unknown source 'nope' (known: lyon)" in result.stderr
+
+
+def test_a_trickling_server_meets_the_total_deadline(server, tmp_path):
+    """0.10.1: 40 bytes every 1.5 s against read_timeout 3 was accepted after 63 s. Now the body must be whole
+    within http.total_timeout: the failure names the URL and the limit, the last good copy stays."""
+    server.route("/trickle.xml", Reply(200, GRANDLYON, trickle=(40, 0.5)))
+    config = write_config(
+        tmp_path,
+        [{"id": "lyon", "name": "Lyon", "kind": "url", "url": server.url("/trickle.xml")}],
+        read_timeout=3,
+        total_timeout=2,
+        retries=0,
+    )
+    started = time.monotonic()
+    code, out, _ = fetch(config, tmp_path / "data")
+    assert time.monotonic() - started < 10
+    assert code == 1
+    [failure] = out["sources"]["lyon"]["failures"]
+    assert failure["url"] == server.url("/trickle.xml")
+    assert failure["reason"].startswith("not complete within 2 s (http.total_timeout), ")
+    assert not list((tmp_path / "data" / "raw").rglob("*.part"))
+
+
+def test_a_slow_transfer_under_min_rate_fails(server, tmp_path, monkeypatch):
+    from decp_pipeline.fetch import deadline
+
+    monkeypatch.setattr(deadline, "RATE_WINDOW", 2.0)
+    server.route("/slow.xml", Reply(200, GRANDLYON, trickle=(40, 0.5)))
+    config = write_config(
+        tmp_path,
+        [{"id": "lyon", "name": "Lyon", "kind": "url", "url": server.url("/slow.xml")}],
+        min_rate=1000,
+        retries=0,
+    )
+    code, out, _ = fetch(config, tmp_path / "data")
+    assert code == 1
+    reason = out["sources"]["lyon"]["failures"][0]["reason"]
+    assert reason.startswith("slower than 1,000 bytes/s (http.min_rate): ")

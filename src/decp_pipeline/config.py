@@ -174,6 +174,8 @@ HTTP_SETTINGS = {
     "max_backoff": "longest wait between two retries, in seconds",
     "max_retry_after": "longest Retry-After honoured, in seconds",
     "max_size": "largest file accepted, in bytes",
+    "total_timeout": "seconds a whole body may take (0: no limit)",
+    "min_rate": "slowest average transfer accepted, in bytes per second (0: no limit)",
 }
 
 

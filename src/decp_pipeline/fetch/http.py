@@ -28,6 +28,7 @@ import requests
 from decp_pipeline import __version__
 from decp_pipeline.exceptions import FetchError, OfflineError
 from decp_pipeline.fetch.answers import answer_head, content_length, describe_head, retry_after, short, status_reason
+from decp_pipeline.fetch.deadline import Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 USER_AGENT = f"decp-pipeline/{__version__} (DECP consolidation; python-requests/{requests.__version__})"
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = 16 * 1024  # read in pieces this small, so that the watchdog sees a slow transfer as it goes
 API_MAX_SIZE = 64 * 1024 * 1024  # an API answer (JSON listing) bigger than this is refused
 
 
@@ -50,6 +51,8 @@ class HttpSettings:
     max_backoff: float = 120.0
     max_retry_after: float = 600.0  # a server asking to wait longer than this fails the resource
     max_size: int = 4 * 1024**3  # bytes: a bigger file is refused (a hostile or broken server)
+    total_timeout: float = 3600.0  # seconds: a body not complete by then fails (0: no limit)
+    min_rate: float = 1024.0  # bytes per second: a body slower than this on average (after 30 s) fails (0: none)
 
 
 @dataclass
@@ -330,12 +333,25 @@ class HttpClient:
             raise FetchError(url, str(e)) from None
 
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
-        """The decoded body in chunks; a connection cut mid-body is a retryable truncation."""
+        """The decoded body in chunks; a connection cut mid-body is a retryable truncation, and so is a body
+        that takes longer than `total_timeout` or comes slower than `min_rate` (deadline.py)."""
+        with Watchdog(response, self.settings.total_timeout, self.settings.min_rate) as watchdog:
+            try:
+                yield from self._watched_chunks(response, watchdog)
+            except FetchError as e:
+                if watchdog.reason is None:
+                    raise
+                raise FetchError(response.url, watchdog.reason, retryable=True) from e
+        if watchdog.reason is not None:  # cut just as the body ended
+            raise FetchError(response.url, watchdog.reason, retryable=True)
+
+    def _watched_chunks(self, response: requests.Response, watchdog: Watchdog) -> Iterator[bytes]:
         received = 0
         try:
             for chunk in response.iter_content(CHUNK_SIZE):
                 self.traffic.bytes += len(chunk)
                 received += len(chunk)
+                watchdog.received(len(chunk))
                 yield chunk
         except requests.exceptions.ChunkedEncodingError as e:
             expected = content_length(response)
