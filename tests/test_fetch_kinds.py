@@ -270,3 +270,29 @@ def test_retry_after_as_an_http_date_is_honoured(server):
     assert len(waits) == 1
     assert 28 <= waits[0] <= 30
     assert client.traffic.retries == 1
+
+
+def test_a_key_the_dume_api_echoes_is_written_nowhere(server, tmp_path, monkeypatch):
+    """0.10.1 printed the echoed key, put it in --json and stored it in state.sqlite."""
+    key = "dume-s3cret-4242-abcd"
+    monkeypatch.setenv("DUME_KEY", key)
+
+    def echoing(request: Request) -> Reply:
+        given = request.headers.get("x-api-key")
+        message = {"type": "ERREUR", "code": "E401", "message": f"clé {given} inconnue"}
+        return json_reply({"response": {"messageList": [message], "donneesEssentielles": []}})
+
+    server.route("/dumes/donneesEssentielles", echoing)
+    source = dume_source(server, date(2024, 3, 1), date(2024, 3, 1), api_key_env="DUME_KEY")
+    config = write_config(tmp_path, [source])
+    data = tmp_path / "data"
+    result = run_cli("fetch", "--config", config, "--data-dir", str(data), "--json")
+    assert result.exit_code == 1
+    assert server.log[0].headers["x-api-key"] == key  # sent, as it must be
+    reason = json.loads(result.stdout)["sources"]["dume-api"]["failures"][0]["reason"]
+    assert reason.endswith("the API reports an error: E401: clé [DUME_KEY] inconnue")
+    table = run_cli("fetch", "--config", config, "--data-dir", str(data), "-v")
+    assert key not in result.output + table.output
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert key.encode() not in path.read_bytes(), path

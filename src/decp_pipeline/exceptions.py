@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from decp_pipeline.redaction import redact
+
 EXIT_FAILED = 1  # the command ran but something is wrong
 EXIT_USAGE = 2  # usage or configuration error, or an input given on the command line that cannot be used
 GONE_STATUSES = frozenset({404, 410})  # HTTP statuses saying that a resource no longer exists
@@ -117,15 +119,24 @@ class FetchError(DecpError):
     the resource no longer exists. The fetch runner records it against its source and goes on."""
 
     def __init__(self, url: str, reason: str, *, status: int | None = None, retryable: bool = False) -> None:
-        super().__init__(f"{url}: {reason}")
+        super().__init__(redact(f"{url}: {reason}"))
         self.url = url
         self.reason = reason
         self.status = status
         self.retryable = retryable
         self.answer = ""  # the start of the body of an error answer (an API's explanation of a 4xx)
 
+    @property
+    def reason(self) -> str:
+        """Why, in words, without any secret the tool was given (a server may echo a key: redaction.py)."""
+        return redact(self._reason)
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+
     def __str__(self) -> str:
-        return f"{self.url}: {self.reason}"  # the reason grows as retries are made
+        return redact(f"{self.url}: {self._reason}")  # the reason grows as retries are made
 
     @property
     def gone(self) -> bool:

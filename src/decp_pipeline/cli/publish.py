@@ -17,6 +17,7 @@ from decp_pipeline.fetch.runner import http_settings
 from decp_pipeline.publish.publication import Bar, Item, Publication, publish
 from decp_pipeline.publish.settings import DATASET_PATTERN, check_api_base, publish_settings
 from decp_pipeline.publish.udata import Advance
+from decp_pipeline.redaction import register
 
 KEY_VARIABLE = "DECP_DATAGOUV_API_KEY"
 BAR_FROM = 8 * 1024 * 1024  # bytes: a smaller file goes up without a progress bar
@@ -59,6 +60,7 @@ def publish_command(
     if why := check_api_base(settings.api_base):
         raise InputError(f"{settings.api_base_from}: {why}")
     key = os.environ.get(KEY_VARIABLE, "").strip() or None
+    register(key, KEY_VARIABLE)
     client = HttpClient(http_settings(config))
     try:
         publication = publish(Path(out), settings, key, client, dry_run=dry_run, force=force, bar=_bar())

@@ -26,6 +26,7 @@ from decp_pipeline.config import Source
 from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
 from decp_pipeline.official_schemas import VERSIONS, load_json_schema
+from decp_pipeline.redaction import register
 
 DEFAULT_API_BASE = "https://dume.chorus-pro.gouv.fr"
 ENDPOINT = "/dumes/donneesEssentielles"
@@ -64,6 +65,7 @@ class DumeQuery:
         self.headers = {"X-Api-Version": "2"}
         if (variable := source.location.get("api_key_env")) and (key := os.environ.get(variable)):
             self.headers[API_KEY_HEADER] = key
+            register(key, variable)
         self.queries = 0
         self.capped: dict[date, str] = {}  # days still at the cap after every split, and why
 
