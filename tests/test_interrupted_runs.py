@@ -181,3 +181,16 @@ def test_the_lock_message_names_the_holder(tmp_path: Path) -> None:
     assert line.startswith(f"Error: {tmp_path / 'data'}: another decp run is using this data dir: held by process "
                            f"{os.getpid()} (")  # fmt: skip
     assert f"stop it with `kill {os.getpid()}` if it is stuck (the lock goes with the process" in line
+
+
+def test_a_first_build_killed_after_its_swap_gets_its_links_from_the_next(tmp_path: Path) -> None:
+    """Found in review: killed between the swap of `current` and the links, a first build left no
+    `dist/decp.json`, and the next one said "Nothing changed" without making them."""
+    folder = aws_folder(tmp_path, "only", 20)
+    assert finish(decp(tmp_path, folder, **{KILL_POINT: "current-swapped"}))[0] == -signal.SIGKILL
+    dist = tmp_path / "dist"
+    assert not (dist / "decp.json").exists()
+    code, stderr = finish(decp(tmp_path, folder))
+    assert code == 0, stderr
+    assert os.readlink(dist / "decp.json") == "current/decp.json"
+    assert json.loads((dist / "report.json").read_text())["total"]["exported"] == 20

@@ -363,3 +363,34 @@ def test_the_rebuild_of_a_damaged_release_replaces_it_in_the_delta(tmp_path: Pat
     assert "was damaged (marches.csv has" in result.stderr
     assert json.loads((dist / "manifest.json").read_text())["previous"] == a
     assert json.loads((dist / "delta.json").read_text())["counts"]["added"] == 2
+
+
+def test_index_lines_hold_in_a_file_that_mixes_formats_and_kinds(tmp_path: Path) -> None:
+    """Found in review: a file of [1.5 concession, 1.5 marché, 1.5 concession, 2022 marché, 1.5 marché] had its
+    1.5 marchés written before its 1.5 concessions, so 2 of 5 index lines pointed at another record (and the
+    delta read the wrong one). The official 1.5 example (fcp-1.5.0 paquet) and a real 2022 marché (Dématis)."""
+    from .conftest import fixture
+
+    marche, concession = json.loads(Path(fixture("fcp-1.5.0_json_paquet.json")).read_text(encoding="utf-8"))["marches"]
+    marche_2022 = json.loads(Path(fixture("e-marchespublics_2024-07_dematis20.json")).read_text())["marches"]["marche"][
+        0
+    ]
+    other = copy.deepcopy(marche)
+    other["id"] = str(other["id"])[:-2] + "99"
+    other_concession = copy.deepcopy(concession)
+    other_concession["id"] = str(other_concession["id"]) + "X"
+    records = [concession, marche, other_concession, marche_2022, other]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "mixed.json").write_bytes(orjson.dumps({"marches": records}))
+    result = build(tmp_path, "marches-publics-info", "--input", f"marches-publics-info={folder}")
+    assert result.exit_code in (0, 1), result.output
+    release = tmp_path / "dist" / "current"
+    index = pq.read_table(release / "index.parquet").to_pylist()
+    lists = {"decp.json": json.loads((release / "decp.json").read_text())["marches"],
+             "decp-2022.json": json.loads((release / "decp-2022.json").read_text())["marches"]["marche"]}  # fmt: skip
+    assert [(row["kind"], row["output"], row["line"]) for row in index] == [
+        ("contrat-concession", "decp.json", 0), ("marche", "decp.json", 1), ("contrat-concession", "decp.json", 2),
+        ("marche", "decp-2022.json", 0), ("marche", "decp.json", 3)]  # fmt: skip
+    for row in index:
+        assert uid_of(lists[row["output"]][row["line"]], row["kind"]) == row["uid"]

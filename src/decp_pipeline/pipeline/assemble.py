@@ -72,6 +72,7 @@ def assemble(
     inputs = fingerprint(stages, run)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
+        releases.link_all()  # a build killed right after its swap left them undone
         releases.prune(keep)  # a lowered releases.keep applies at once
         return reused
     assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=damaged)

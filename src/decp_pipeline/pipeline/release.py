@@ -116,9 +116,19 @@ class Releases:
         swap.symlink_to(f"{RELEASES}/{build_id}")
         os.replace(swap, self.link)
         checkpoint("current-swapped")
-        for path in sorted(release.iterdir()):
-            self._link(path.name)
+        self.link_all()
         return release
+
+    def link_all(self) -> None:
+        """The documented paths (OUT/decp.json ...) as links through `current`, for every file of the current
+        release: made after each swap, and again by a build that finds them missing (a build killed right after
+        its swap) or still flat (an `--out` of 0.11)."""
+        current = self.current()
+        if current is None:
+            return
+        for path in sorted(current.iterdir()):
+            if not path.name.startswith("."):
+                self._link(path.name)
 
     def _link(self, name: str) -> None:
         """OUT/name → current/name (replacing, in one rename, the flat file an older version wrote there)."""
@@ -137,8 +147,10 @@ class Releases:
         protected = [p.name for p in (self.current(), self.previous()) if p is not None][:keep]
         ids = [i for i in self.ids() if i not in protected]
         removed = ids[: max(0, len(ids) - (keep - len(protected)))]
-        for build_id in removed:
-            shutil.rmtree(self.root / build_id, ignore_errors=True)
+        for build_id in removed:  # out of sight in one rename first: a kill midway leaves no half release kept
+            doomed = self.root / f".{build_id}.{os.getpid()}.tmp"
+            os.replace(self.root / build_id, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
         return removed
 
 

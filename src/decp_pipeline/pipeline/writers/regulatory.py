@@ -42,9 +42,12 @@ def _copy_records(file: AssemblyFile, plan: Plan, regulatory: RegulatoryWriter) 
             selected = lines if kept.all() else [line for line, k in zip(lines, kept, strict=True) if k]
             regulatory.write_many(selected, "1.5", "marche")
         else:
+            # Grouped by the list each record goes to, so that each list keeps the reading order (the order
+            # index.parquet numbers them in): 1.5 marchés and concessions share decp.json's one list.
             groups: dict[tuple[str, str], list[bytes]] = {}
             for number in np.flatnonzero(kept):
-                groups.setdefault(FORMS[forms[first + number]], []).append(lines[number])
+                version, kind = FORMS[forms[first + number]]
+                groups.setdefault((version, kind if version == "2.0" else "marche"), []).append(lines[number])
             for (version, kind), selected in groups.items():
                 regulatory.write_many(selected, version, kind)
         first += len(lines)
