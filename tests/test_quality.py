@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import json
 import re
 import sys
 from pathlib import Path
@@ -46,6 +47,7 @@ def test_a_clean_real_record_has_none():
         ({"dureeMois": 240}, ["duration-aberrant"]),
         ({"acheteur": {"id": "13001898900017", "nom": "Ville de Testville"}}, ["test-record"]),
         ({"codeCPV": "99000000"}, ["cpv-unknown-division"]),
+        ({"objet": "Fourniture de carburants pour l'ann\ufffde 2019"}, ["damaged-encoding"]),  # real AIFE, 2019-04-04
     ],
 )
 def test_each_anomaly(changes, expected):
@@ -60,7 +62,7 @@ def test_la_poste_sirets_are_not_flagged():
 def test_every_anomaly_is_documented():
     text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
     assert markdown_table() in text  # each anomaly's code, severity and description, in catalogue order
-    assert len({a.code for a in CATALOGUE}) == len(CATALOGUE) == 10
+    assert len({a.code for a in CATALOGUE}) == len(CATALOGUE) == 11
 
 
 @pytest.mark.realdata
@@ -113,3 +115,12 @@ def test_the_test_record_prefilter_lets_every_match_through() -> None:
         assert _TEST.search(text)
         assert _maybe_test(text)
     assert not _maybe_test("Travaux d'entretien de la voirie")
+
+
+def test_damaged_encoding_on_the_real_aife_excerpt():
+    """39 of the 47 records of the real AIFE file of 2019-04-04 hold U+FFFD (`Soci\ufffdt\ufffd de livraison`):
+    each is flagged, the others are not; nothing is repaired."""
+    records = load(REAL / "aife_2019-04-04_excerpt.json")["marches"]
+    flagged = ["damaged-encoding" in CHECKS.check(Contract(r, "1.5", "marche")) for r in records]
+    assert sum(flagged) == 39
+    assert flagged == ["\ufffd" in json.dumps(r, ensure_ascii=False) for r in records]

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -162,6 +163,12 @@ def _unknown_cpv_division(contract: Contract) -> bool:
     return isinstance(cpv, str) and cpv[:2].isdigit() and cpv[:2] not in CPV_DIVISIONS
 
 
+def _damaged_encoding(contract: Contract) -> bool:
+    """U+FFFD in a text: characters lost upstream to a wrong encoding (`Soci\ufffdt\ufffd`: the publisher's
+    export read Latin-1 as UTF-8). Nothing can be repaired: the lost letters are not in the data."""
+    return "\ufffd".encode() in orjson.dumps(contract.record)
+
+
 CATALOGUE: tuple[Anomaly, ...] = (
     Anomaly(
         "siret-checksum",
@@ -216,6 +223,12 @@ CATALOGUE: tuple[Anomaly, ...] = (
     ),
     Anomaly(
         "test-record", "error", "a test record (`Testville`, `AIFE_test`, `enregistrement de test`)", check=_is_test
+    ),
+    Anomaly(
+        "damaged-encoding",
+        "warning",
+        "a text holds U+FFFD (\ufffd), the mark of characters lost to a wrong encoding before the data was published",
+        check=_damaged_encoding,
     ),
     Anomaly(
         "cpv-unknown-division",
