@@ -40,6 +40,7 @@ from decp_pipeline.normalize.fixes import (
 )
 from decp_pipeline.normalize.labels import (
     ABSENT,
+    CPV_DIVISIONS,
     DATE_FIELDS,
     DOTTED_PARENTS,
     KNOWN_LABELS,
@@ -291,7 +292,12 @@ class Normalizer15:
             compact = value.replace(" ", "")
             if re.match(r"^\d{8}(-\d)?$", compact):
                 CPV_SPACES.count(self._tally)
-                return compact
+                value = compact
+        if isinstance(value, str) and re.match(r"^\d{7}(-\d)?$", value) and "0" + value[0] in CPV_DIVISIONS:
+            # The one reading of 7 digits: a leading zero lost (a spreadsheet, a number written as text), as
+            # the divisions starting with 0 (03, 09) are the only ones it can give: 3111000 is 03111000.
+            CPV_LEADING_ZERO.count(self._tally)
+            return "0" + value
         return value
 
     def _text(self, key: str, value: Any, parent: str) -> Any:

@@ -56,7 +56,8 @@ SIRET_SPACES = Fix("siret-spaces", "spaces inside a SIRET or another identifier 
 CPV_SPACES = Fix("cpv-spaces", "spaces inside a CPV code removed", "value")
 CPV_LEADING_ZERO = Fix(
     "cpv-leading-zero",
-    "a CPV code given as a number lost its leading zero: restored (3111000 → 03111000)",
+    "a CPV code that lost its leading zero, given as a number, or as a text of 7 digits whose padding gives "
+    "division 03 or 09 (the only divisions starting with 0): restored (3111000 → 03111000)",
     "value",
 )
 DATE_PADDED = Fix("date-padded", "a date with one-digit month or day zero-padded (2019-1-5 → 2019-01-05)", "value")

@@ -95,3 +95,55 @@ def enums(version: str = "1.5") -> dict[tuple[str, str], dict[str, str]]:
     for kind in ("marche", "contrat-concession"):
         walk(definitions[kind], kind, "")
     return found
+
+
+# The divisions of the CPV nomenclature (Commission Regulation (EC) No 213/2008).
+CPV_DIVISIONS = frozenset(
+    [
+        "03",
+        "09",
+        "14",
+        "15",
+        "16",
+        "18",
+        "19",
+        "22",
+        "24",
+        "30",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "37",
+        "38",
+        "39",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "48",
+        "50",
+        "51",
+        "55",
+        "60",
+        "63",
+        "64",
+        "65",
+        "66",
+        "70",
+        "71",
+        "72",
+        "73",
+        "75",
+        "76",
+        "77",
+        "79",
+        "80",
+        "85",
+        "90",
+        "92",
+        "98",
+    ]
+)

@@ -25,58 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from decp_pipeline.models.contract import Contract
+from decp_pipeline.normalize.labels import CPV_DIVISIONS
 
 DEFAULT_MAX_AMOUNT = 3_000_000_000
-# The divisions of the CPV nomenclature (Commission Regulation (EC) No 213/2008).
-CPV_DIVISIONS = frozenset(
-    [
-        "03",
-        "09",
-        "14",
-        "15",
-        "16",
-        "18",
-        "19",
-        "22",
-        "24",
-        "30",
-        "31",
-        "32",
-        "33",
-        "34",
-        "35",
-        "37",
-        "38",
-        "39",
-        "41",
-        "42",
-        "43",
-        "44",
-        "45",
-        "48",
-        "50",
-        "51",
-        "55",
-        "60",
-        "63",
-        "64",
-        "65",
-        "66",
-        "70",
-        "71",
-        "72",
-        "73",
-        "75",
-        "76",
-        "77",
-        "79",
-        "80",
-        "85",
-        "90",
-        "92",
-        "98",
-    ]
-)
 _TEST = re.compile(r"\btestville\b|\baife_test\b|\benregistrement de test\b|\bne pas tenir compte\b", re.I)
 # Every match holds `test` or `compte` once case-folded (a character matches t, e, s, c, o, m or p under re.I
 # exactly when it case-folds to it: checked over all of Unicode by tests/test_quality.py), so texts without
