@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from decp_pipeline.models.contract import Contract, digest_of
 from decp_pipeline.pipeline.dedup.columnar import consolidate, near_duplicates, run_starts, sorted_run_starts
-from decp_pipeline.pipeline.dedup.rules import RULES, Facts, contract_key, near_key, recency
+from decp_pipeline.pipeline.dedup.rules import RULES, Facts, contract_key, near_key, recency, version_key
 
 from .conftest import REAL, load
 
@@ -23,10 +23,12 @@ def facts_table(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = ()
     for index, records in enumerate(sources):
         for record in records:
             facts = Facts.of(contract(record))
-            rows.append({"key": facts.key, "recency": facts.recency, "modifications": facts.modifications,
+            rows.append({"key": facts.key, "version_key": facts.version_key, "recency": facts.recency,
+                         "modifications": facts.modifications,
                          "priority": priorities[index] if priorities else 0, "digest": digest_of(record),
                          "uid": facts.uid, "source": index, "near": facts.near})  # fmt: skip
-    schema = pa.schema([("key", pa.string()), ("recency", pa.string()), ("modifications", pa.int32()),
+    schema = pa.schema([("key", pa.string()), ("version_key", pa.string()), ("recency", pa.string()),
+                        ("modifications", pa.int32()),
                         ("priority", pa.int32()), ("digest", pa.binary(16)), ("uid", pa.string()),
                         ("source", pa.int32()), ("near", pa.binary(16))])  # fmt: skip
     return pa.Table.from_pylist(rows, schema=schema)
@@ -46,11 +48,12 @@ def consolidate_(*sources: list[dict[str, Any]], priorities: tuple[int, ...] = (
 
 def test_version_suffix_is_stripped_only_when_it_counts_the_modifications():
     record = copy.deepcopy(PES[0])  # id 2019I1703000, no modification
-    assert contract_key(contract(record)) == "M|13001898900017|2019I17030"
+    assert contract_key(contract(record)) == "M|13001898900017|2019I1703000"  # the record's own copies
+    assert version_key(contract(record)).startswith("M|13001898900017|2019I17030|")  # its versions
     record["id"] = "2019AIFE0001"  # ends with 01 but has no modification: not a version
-    assert contract_key(contract(record)) == "M|13001898900017|2019AIFE0001"
+    assert version_key(contract(record)).startswith("M|13001898900017|2019AIFE0001|")
     record["modifications"] = [{"objetModification": "avenant 1", "datePublicationDonneesModification": "2019-05-02"}]
-    assert contract_key(contract(record)) == "M|13001898900017|2019AIFE00"
+    assert version_key(contract(record)).startswith("M|13001898900017|2019AIFE00|")
 
 
 def test_exact_copy_across_sources_the_higher_priority_keeps_it():

@@ -58,6 +58,7 @@ META_SCHEMA = pa.schema(
         ("anomalies", pa.string()),
         ("day", pa.string()),  # the facts of the run-dependent anomalies (pipeline/anomalies.py)
         ("amount", pa.float64()),
+        ("version_key", pa.string()),  # the contract of which the record is a version (dedup/rules.py)
     ]
 )
 
@@ -80,7 +81,7 @@ class FileResult:
         self.records.write(kept.line + b"\n")
         self.meta.add(kept.position, True, contract.version, contract.kind, record_facts.key, kept.digest,
                       contract.uid, record_facts.recency, record_facts.modifications, record_facts.near,
-                      " ".join(anomalies) or None, day, amount)  # fmt: skip
+                      " ".join(anomalies) or None, day, amount, record_facts.version_key)  # fmt: skip
         if contract.uid is None:
             return  # no table rows
         chunk = self.chunk
@@ -114,7 +115,7 @@ class FileResult:
         if contract is None or contract.uid is None:
             return
         self.meta.add(rejected.position, False, rejected.version, contract.kind, None, None, contract.uid, None, None,
-                      None, None, None, None)  # fmt: skip
+                      None, None, None, None, None)  # fmt: skip
         self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,
                         anomalies=rejected.anomalies, facts=rejected.run_facts,
                         position=rejected.position)  # fmt: skip

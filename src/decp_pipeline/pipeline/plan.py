@@ -58,7 +58,7 @@ class Plan:
 
 
 META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "recency", "modifications", "near",
-                "anomalies", "day", "amount"]  # fmt: skip
+                "anomalies", "day", "amount", "version_key"]  # fmt: skip
 
 
 def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:

@@ -62,36 +62,44 @@ def sorted_run_starts(values: pa.ChunkedArray | pa.Array, order: np.ndarray, sli
 
 
 def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
-    """Decide each record's fate from the columns key, recency, modifications, priority, digest, uid and
-    source (an index in `sources`); the rows are in the order records were read (sources by priority, then
-    files, then positions), which breaks the last ties."""
+    """Decide each record's fate from the columns key, version_key, recency, modifications, priority, digest,
+    uid and source (an index in `sources`); the rows are in the order records were read (sources by priority,
+    then files, then positions), which breaks the last ties. Two steps, as rules.fates: the copies of one
+    record (`key`), then the versions of one contract among their winners (`version_key`)."""
     n = meta.num_rows
     if n == 0:
         return Consolidated(np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.int64), {s: {} for s in sources})
-    order = pa.array(np.arange(n, dtype=np.int64))
-    ranking = pa.table(
-        {
-            "key": meta["key"],
-            "recency": meta["recency"],
-            "modifications": meta["modifications"],
-            "priority": meta["priority"],
-            "order": order,
-        }
-    )
-    by_rank = pc.sort_indices(
-        ranking,
-        sort_keys=[
-            ("key", "ascending"),
-            ("recency", "descending"),
-            ("modifications", "descending"),
-            ("priority", "descending"),
-            ("order", "ascending"),
-        ],
-    ).to_numpy()
-    first = sorted_run_starts(meta["key"], by_rank)  # the winner of each contract is the first of its run
+    rule, first_winner, winners = _copies(meta)
+    version_rule, final = _versions(meta, winners)
+    rule[winners] = version_rule
+    winner_of = final[first_winner]  # a copy follows the record it lost to
+    return Consolidated(rule, winner_of, _overlap(winner_of, meta["source"].to_numpy(), sources))
+
+
+def _ranked(meta: pa.Table, rows: np.ndarray | None, key: str) -> np.ndarray:
+    """`rows` (indices in `meta`; None: every row) by `key`, then best first: latest, most modifications,
+    highest priority, first read."""
+    names = (key, "recency", "modifications", "priority")
+    if rows is None:  # the columns as they are: a copy of a million keys would be the build's largest allocation
+        rows = np.arange(meta.num_rows, dtype=np.int64)
+        columns = {name: meta[name] for name in names}
+    else:
+        columns = {name: meta[name].take(pa.array(rows)) for name in names}
+    ranking = pa.table(columns | {"order": pa.array(rows)})
+    sort_keys = [(key, "ascending"), ("recency", "descending"), ("modifications", "descending"),
+                 ("priority", "descending"), ("order", "ascending")]  # fmt: skip
+    return np.asarray(rows[pc.sort_indices(ranking, sort_keys=sort_keys).to_numpy()], dtype=np.int64)
+
+
+def _copies(meta: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Step 1: each record's rule among the copies of its record (0 for their winner), the winner each one lost
+    to (its own index for a winner), and the winners' indices."""
+    n = meta.num_rows
+    by_rank = _ranked(meta, None, "key")
+    first = sorted_run_starts(meta["key"], by_rank)  # the winner of each record is the first of its run
     group = np.cumsum(first) - 1
     winner = np.flatnonzero(first)[group]
-    # exact-copy: the same content as a better-ranked copy of the same contract
+    # exact-copy: the same content as a better-ranked copy of the same record
     digests = _digests(meta["digest"])[by_rank]
     same_content = np.lexsort((np.arange(n), digests[:, 1], digests[:, 0], group))
     groups, digests = group[same_content], digests[same_content]
@@ -109,8 +117,23 @@ def consolidate(meta: pa.Table, sources: list[str]) -> Consolidated:
     rule[by_rank] = ranked_rule
     winner_of = np.empty(n, dtype=np.int64)
     winner_of[by_rank] = by_rank[winner]
-    source = meta["source"].to_numpy()[by_rank]
-    return Consolidated(rule, winner_of, _overlap(group, source, sources))
+    return rule, winner_of, np.sort(by_rank[first])
+
+
+def _versions(meta: pa.Table, winners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2, among the winners of step 1: their rule (0 kept, 3 version) and, for every record index, the
+    record kept for its contract (defined at the winners' indices)."""
+    keys = meta["version_key"]
+    if keys.null_count:  # no version key (a record of the reference tests): the record's own key
+        keys = pc.coalesce(keys, meta["key"])
+    versioned = meta.set_column(meta.schema.get_field_index("version_key"), "version_key", keys)
+    by_rank = _ranked(versioned, winners, "version_key")
+    first = sorted_run_starts(keys, by_rank)
+    kept = by_rank[np.flatnonzero(first)[np.cumsum(first) - 1]]
+    final = np.arange(meta.num_rows, dtype=np.int64)
+    final[by_rank] = kept
+    rule = np.where(final[winners] == winners, 0, 3).astype(np.int8)
+    return rule, final
 
 
 def _overlap(group: np.ndarray, source: np.ndarray, sources: list[str]) -> dict[str, dict[str, int]]:

@@ -1,27 +1,33 @@
 """One record per contract across sources: the rules, in plain Python. This module is the reference;
 `columnar.py` applies the same rules to a million records at once, and a property test proves that both give
-every record the same fate.
+every record the fate the other gives it.
 
-Rules, applied to the valid records of every source (docs/build.md):
+Rules, applied to the valid records of every source (docs/build.md), in two steps:
 
-- **exact-copy**: the same content (whatever its `source`) as a better-ranked copy of the same contract;
-- **same-uid**: the same `uid` as the contract's winner, with a different content;
-- **version**: in format 1.x the last two characters of `id` count the contract's modifications, so
-  `2019DEM00100` (no modification) and `2019DEM00101` (one) are two versions of one contract: only the latest
-  is kept. The suffix is stripped only when it equals the record's number of modifications (`2019AIFE0001`
-  with no modification is not a version of anything).
+1. The copies of one record: the same kind, buyer and `id` (`contract_key`). Their winner is kept; each other
+   copy is an **exact-copy** (the same content, whatever its `source`, as a better-ranked copy) or a
+   **same-uid** one (another content).
+2. The versions of one contract, among the winners of step 1 (`version_key`): in format 1.x the last two
+   characters of `id` count the contract's modifications, so `2019DEM00100` (no modification) and
+   `2019DEM00101` (one) are two **version**s of one contract: only the latest is kept. The suffix is stripped
+   only when it equals the record's number of modifications (`2019AIFE0001` with no modification is not a
+   version of anything), and two versions always have the same initial amount and initial holders, which an
+   amendment does not change (it carries the new values in its modification): the key alone merges nothing.
+   On the real 2019 files this keeps apart `2018511551` and `201851155100` of one buyer (two holders, two
+   amounts) and the lots `2018M18414GR00` / `GR01` (260,000 € and 20,000 €), and still merges `2018J1215A`
+   with `2018J1215A00` (PES: the same amount and holder, the object corrected).
 
-The winner of a contract is its most recent copy: the latest of `datePublicationDonnees` and the dates of
-its modifications; then the most modifications; then the source's `priority`; then the first read (the order
-of sources by priority, then of files, then of records). Each dropped copy is counted against its own source
-and rule. Records of different contracts that look alike across sources (same buyer, notification date,
-amount and winners: `near_key`) are flagged, never dropped.
+The winner is the most recent copy: the latest of `datePublicationDonnees` and the dates of its modifications;
+then the most modifications; then the source's `priority`; then the first read (the order of sources by
+priority, then of files, then of records). Each dropped copy is counted against its own source and rule.
+Records of different contracts that look alike across sources (same buyer, notification date, amount and
+winners: `near_key`) are flagged, never dropped.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,13 +44,23 @@ RULES: Final = (KEPT, "exact-copy", "same-uid", "version")
 
 
 def contract_key(contract: Contract) -> str:
-    """The contract a record is a version of: kind, buyer SIRET and `id` without its 1.x version suffix
-    (format 2022 ids are stable across modifications: nothing is stripped)."""
+    """The record a record is a copy of: its kind, buyer SIRET and `id`."""
+    return f"{'C' if contract.concession else 'M'}|{contract.buyer.get('id', '')}|{contract.flat.get('id', '')}"
+
+
+def version_key(contract: Contract) -> str:
+    """The contract a 1.x record is a version of: its id without the version suffix (when the suffix counts
+    its modifications), and the values its versions share: the initial amount and the initial holders (not the
+    object, which publishers correct: `l?imprimerie` in `2018J1215A`, `l'Imprimerie` in `2018J1215A00`). A
+    format 2022 record is a version of nothing but itself (its id is stable across modifications)."""
+    if contract.version == "2.0":
+        return contract_key(contract)
     contract_id = str(contract.flat.get("id", ""))
-    count = f"{len(contract.modifications):02d}"
-    if contract.version != "2.0" and len(contract_id) > 2 and contract_id[-2:] == count:
+    if len(contract_id) > 2 and contract_id[-2:] == f"{len(contract.modifications):02d}":
         contract_id = contract_id[:-2]
-    return f"{'C' if contract.concession else 'M'}|{contract.buyer.get('id', '')}|{contract_id}"
+    holders = sorted(str(holder.get("id", "")) for holder in contract.holders)
+    shared = _hash((contract.numeric_amount, holders)).hex()
+    return f"{'C' if contract.concession else 'M'}|{contract.buyer.get('id', '')}|{contract_id}|{shared}"
 
 
 def recency(contract: Contract) -> str:
@@ -79,12 +95,14 @@ class Facts:
     recency: str
     modifications: int
     near: bytes | None  # a hash of near_key
+    version_key: str = ""
 
     @classmethod
     def of(cls, contract: Contract) -> Facts:
         near = near_key(contract)
         return cls(
             key=contract_key(contract),
+            version_key=version_key(contract),
             uid=contract.uid,
             recency=recency(contract),
             modifications=len(contract.modifications),
@@ -103,18 +121,17 @@ class Copy:
     order: int
     digest: bytes
     uid: str | None
+    version_key: str = ""  # empty: the copy's `key`
 
 
 def fates(copies: Sequence[Copy]) -> list[str | None]:
     """The fate of each copy (in the order given): KEPT, or the rule that dropped it."""
-    by_key: dict[str, list[Copy]] = {}
-    for copy in copies:
-        by_key.setdefault(copy.key, []).append(copy)
     fate: dict[int, str | None] = {}
-    for group in by_key.values():
-        ranked = sorted(group, key=lambda c: (_desc(c.recency), -c.modifications, -c.priority, c.order))
+    winners = []
+    for group in _groups(copies, lambda c: c.key):  # 1. the copies of one record
+        ranked = sorted(group, key=_rank)
         winner = ranked[0]
-        fate[winner.order] = KEPT
+        winners.append(winner)
         seen = {winner.digest}
         for copy in ranked[1:]:
             if copy.digest in seen:
@@ -124,7 +141,22 @@ def fates(copies: Sequence[Copy]) -> list[str | None]:
             else:
                 fate[copy.order] = "version"
             seen.add(copy.digest)
+    for group in _groups(winners, lambda c: c.version_key or c.key):  # 2. the versions of one contract
+        ranked = sorted(group, key=_rank)
+        fate[ranked[0].order] = KEPT
+        fate.update((copy.order, "version") for copy in ranked[1:])
     return [fate[copy.order] for copy in copies]
+
+
+def _groups(copies: Sequence[Copy], key: Callable[[Copy], str]) -> list[list[Copy]]:
+    by_key: dict[str, list[Copy]] = {}
+    for copy in copies:
+        by_key.setdefault(key(copy), []).append(copy)
+    return list(by_key.values())
+
+
+def _rank(copy: Copy) -> tuple[Any, ...]:
+    return (_desc(copy.recency), -copy.modifications, -copy.priority, copy.order)
 
 
 def _desc(text: str) -> tuple[int, ...]:
