@@ -83,13 +83,27 @@ def test_syntax_error_position_in_a_large_file(tmp_path: Path) -> None:
     assert caught.value.column == 16  # the end of the token "y" that breaks the grammar
 
 
-def test_nan_is_a_syntax_error_with_its_position() -> None:
-    # decp-processing's real test file has `"concessionnaires": NaN` at line 351, column 29.
+def test_nan_is_a_problem_with_its_position_and_read_as_build_reads_it() -> None:
+    """decp-processing's real test file has `"concessionnaires": NaN` at line 351, column 29. 0.10.1's validate
+    stopped there (not well-formed JSON) while build read the value as absent: both read it as absent now, and
+    validate still says where it is, and checks every record."""
     validation = FileValidation(fixture("decp-processing_decp_test_2022.json"))
-    problems = [p for p in validation if p.rule == "syntax"]
-    assert [(p.line, p.column) for p in problems] == [(351, 29)]
-    assert "NaN" in problems[0].message
-    assert validation.result.malformed
+    problems = list(validation)
+    syntax = [p for p in problems if p.rule == "syntax"]
+    assert [(p.line, p.column) for p in syntax] == [(351, 29)]
+    assert syntax[0].message.startswith("NaN, Infinity or -Infinity is not JSON (1 such value(s), the first here)")
+    assert not validation.result.malformed
+    assert validation.result.records > 1  # the records after the NaN are checked too
+
+
+def test_infinity_is_read_as_nan_is(tmp_path: Path) -> None:
+    """0.10.1's build failed the whole file on `Infinity`, with the hint meant for NaN."""
+    path = write(tmp_path, b'{"marches": [{"id": "1", "montant": Infinity}, {"id": "2", "montant": -Infinity}]}')
+    validation = FileValidation(path)
+    syntax = [p for p in validation if p.rule == "syntax"]
+    assert [(p.line, p.column) for p in syntax] == [(1, 37)]
+    assert "2 such value(s)" in syntax[0].message
+    assert validation.result.records == 2
 
 
 def test_invalid_utf8(tmp_path: Path) -> None:

@@ -148,7 +148,11 @@ DGFIP_FIELD_DROPPED = Fix(
     "publisher",
 )
 # -- reading --------------------------------------------------------------------------------------------------
-NAN_AS_ABSENT = Fix("nan-as-absent", "`NaN`, which is not JSON (pandas exports), read as an absent value", "file")
+NAN_AS_ABSENT = Fix(
+    "nan-as-absent",
+    "`NaN`, `Infinity` or `-Infinity`, which are not JSON (pandas exports), read as an absent value",
+    "file",
+)
 DOTTED_KEY = Fix("dotted-key", 'a flat dotted key (`"acheteur.id": "…"`) made the nested object it names', "shape")
 XML_CONTROL_CHARACTERS = Fix(
     "xml-control-characters",

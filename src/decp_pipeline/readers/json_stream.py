@@ -102,27 +102,36 @@ def check_nesting(path: str) -> None:
 
 
 class NanRepair:
-    """Reads `NaN` values (not JSON, written by pandas exports) as `null`, counting them in `count`.
+    """Reads `NaN`, `Infinity` and `-Infinity` (not JSON: pandas and JavaScript exports write them) as `null`,
+    an absent value, counting them in `count`.
 
-    Used by `decp build` only: `decp validate` reports them, since the file is not JSON. The replacement
-    happens on the bytes, outside strings only in practice (`NaN` right after `:`, `[` or `,` and before `,`,
-    `]` or `}`). Chunks are cut where no `NaN` is being read: the last bytes of a chunk wait for the next one,
-    unless a `NaN` found before them needs them.
+    Both commands read them so (docs/validation.md): `decp build` counts the fix `nan-as-absent`, `decp
+    validate` reports them as a problem of the file, which is then invalid, and still checks every record.
+    The replacement happens on the bytes, outside strings only in practice (the token right after `:`, `[` or
+    `,` and before `,`, `]` or `}`). Chunks are cut where no token is being read: the last bytes of a chunk wait
+    for the next one, unless a token found before them needs them.
     """
 
-    PATTERN = re.compile(rb"([:\[,]\s*)-?NaN(?=\s*[,\]}])")
+    PATTERN = re.compile(rb"([:\[,]\s*)(?:-?NaN|-?Infinity)(?=\s*[,\]}])")
     HOLD = 16
 
     def __init__(self) -> None:
-        self.count = 0
+        self._counts = [0]  # per pass over the file (one per record list: each pass sees every token)
+        self.first: int | None = None  # the byte offset of the first one, in the file
+
+    @property
+    def count(self) -> int:
+        return max(self._counts)
 
     def wrap(self, f: BinaryIO) -> BinaryIO:
+        """`f` read with the tokens repaired: a new pass over the file."""
+        self._counts.append(0)
         return _NanFilter(f, self)  # type: ignore[return-value]
 
-    def repair(self, data: bytes, end: int) -> tuple[bytes, int]:
+    def repair(self, data: bytes, end: int, base: int = 0) -> tuple[bytes, int]:
         """`data` up to `end` or further, `NaN` read as `null`, and where it was cut: a `NaN` that starts before
         `end` is replaced whole, with the bytes up to its end."""
-        if b"NaN" not in data:  # almost every chunk: no scan
+        if b"NaN" not in data and b"Infinity" not in data:  # almost every chunk: no scan
             return data[:end], end
         parts, done = [], 0
         for match in self.PATTERN.finditer(data):
@@ -130,7 +139,9 @@ class NanRepair:
                 break
             parts += [data[done : match.start()], match.group(1), b"null"]
             done = match.end()
-            self.count += 1
+            self._counts[-1] += 1
+            if self.first is None:
+                self.first = base + match.start() + len(match.group(1))
         cut = max(end, done)
         parts.append(data[done:cut])
         return b"".join(parts), cut
@@ -141,6 +152,7 @@ class _NanFilter:
         self._f = f
         self._repair = repair
         self._pending = b""
+        self._offset = f.tell()  # of the first byte of `_pending` in the file
 
     def tell(self) -> int:
         return self._f.tell()
@@ -149,8 +161,10 @@ class _NanFilter:
         while True:
             chunk = self._f.read(size)
             data = self._pending + chunk
-            fixed, cut = self._repair.repair(data, max(len(data) - NanRepair.HOLD, 0) if chunk else len(data))
+            end = max(len(data) - NanRepair.HOLD, 0) if chunk else len(data)
+            fixed, cut = self._repair.repair(data, end, self._offset)
             self._pending = data[cut:]
+            self._offset += cut
             if fixed or not chunk:
                 return fixed
 

@@ -23,7 +23,7 @@ import orjson
 
 from decp_pipeline.detect import HEAD_SIZE, json_record_version, sniff_syntax, xml_record_version
 from decp_pipeline.exceptions import MalformedFileError, NotDecpDataError
-from decp_pipeline.readers.json_stream import JsonLayout, iter_records, sniff_layout
+from decp_pipeline.readers.json_stream import JsonLayout, NanRepair, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
 from decp_pipeline.validation.json_records import FieldError, json_validator
 from decp_pipeline.validation.problems import FileResult, Problem
@@ -87,8 +87,9 @@ class FileValidation:
     # -- JSON ------------------------------------------------------------------------------------------
 
     def _json(self) -> Iterator[Problem]:
+        nan = NanRepair()  # read as decp build reads them, and reported (below)
         try:
-            layout = sniff_layout(self.path)
+            layout = sniff_layout(self.path, nan)
         except MalformedFileError as e:
             yield self._malformed(e)
             return
@@ -105,7 +106,7 @@ class FileValidation:
         ordinal = 0
         indexes: dict[str | None, int] = {}
         try:
-            for listed_kind, record in iter_records(self.path, layout):
+            for listed_kind, record in iter_records(self.path, layout, nan):
                 ordinal += 1
                 if ordinal % self.PROGRESS_EVERY == 0 and self._on_progress:
                     self._on_progress(ordinal)
@@ -125,6 +126,15 @@ class FileValidation:
             return
         finally:
             self.result.records = ordinal
+        if nan.count:
+            line, column = _line_and_column(self.path, nan.first or 0)
+            yield self._file_problem(
+                f"NaN, Infinity or -Infinity is not JSON ({nan.count} such value(s), the first here): read as an "
+                "absent value, as `decp build` does",
+                "syntax",
+                line=line,
+                column=column,
+            )
         if version is None:  # no record to tell the version: judge the envelope as format 1.5
             version = self.result.schema_version = "1.5"
             yield from self._json_envelope(layout, version)
@@ -302,3 +312,11 @@ class _UniqueRecords:
             else:
                 first = int(order[i])
         return sorted(found)
+
+
+def _line_and_column(path: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column (in characters) of a byte offset of a file."""
+    with open(path, "rb") as f:
+        head = f.read(offset)
+    line_start = head.rfind(b"\n") + 1
+    return head.count(b"\n") + 1, len(head[line_start:].decode("utf-8", errors="replace")) + 1
