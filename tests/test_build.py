@@ -559,3 +559,25 @@ def test_a_first_build_counts_no_file_as_unchanged(tmp_path: Path) -> None:
     assert f"{folder / 'empty.json'}: FAILED: the file is empty" in first.stderr
     second = run_cli(*args)
     assert "marches-publics-info: 2 file(s): 2 unchanged, their results reused" in second.stderr
+
+
+def test_build_json_is_one_document(tmp_path):
+    """`decp build --json | python -m json.tool`: the summary as one JSON document, nothing else on stdout."""
+    sources = ("pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info")
+    args = ("build", "--json", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "dist"),
+            *sources, *inputs(**{s.replace("-", "_"): SAMPLES / s for s in sources}))  # fmt: skip
+    result = run_cli(*args)
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    report = json.loads((tmp_path / "dist" / "report.json").read_text(encoding="utf-8"))
+    assert document["release"] == report["release"]
+    assert document["total"] == report["total"]
+    assert (document["total"]["read"], document["total"]["exported"], document["total"]["duplicates"]) == (157, 108, 1)
+    assert document["tables"] == {"marches": 145, "concessions": 6, "titulaires": 162, "actes_sous_traitance": 0,
+                                  "listes": 0, "modifications": 8}  # fmt: skip
+    assert sorted(document["files"]) == sorted(p.name for p in (tmp_path / "dist" / "current").iterdir())
+    assert document["unchanged"] is False
+    assert document["sources"]["aife"]["reused"] is False
+    again = json.loads(run_cli(*args).stdout)
+    assert again["unchanged"] is True
+    assert again["release"] == document["release"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,6 +51,7 @@ RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json",
     help="Before saying nothing changed, check the current release's files against the sha256 of its manifest "
     "(their sizes are always checked).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document on stdout.")
 @verbosity_options
 def build_command(
     source_ids: tuple[str, ...],
@@ -59,6 +62,7 @@ def build_command(
     input_values: tuple[str, ...],
     force: bool,
     verify: bool,
+    as_json: bool,
 ) -> None:
     """Fetch, normalize, validate and publish a release: decp.json, rejected.jsonl, report.json... in --out.
 
@@ -96,8 +100,34 @@ def build_command(
         )
         exit_code = 0 if run.ok else 1
         store.finish_run(exit_code)
-    write_summary(run, out)
+    if as_json:
+        for warning in run.assembly.warnings:
+            click.echo(f"WARNING: {warning}", err=True)
+        click.echo(json.dumps(summary_document(run, out, exit_code), ensure_ascii=False, indent=2))
+    else:
+        write_summary(run, out)
     raise SystemExit(exit_code)
+
+
+def summary_document(run: BuildRun, out: str, exit_code: int) -> dict[str, Any]:
+    """What `decp build --json` prints: the release, the counts per source (as in report.json, with whether
+    the source was reused), the tables' rows, the failures and the warnings."""
+    assembly = run.assembly
+    sources = {
+        source: {**counts.to_dict(), "reused": source in run.reused} for source, counts in assembly.sources.items()
+    }
+    return {
+        "release": assembly.release,
+        "out": out,
+        "exit_code": exit_code,
+        "unchanged": assembly.unchanged,
+        "files": [*RELEASE_FILES, *(f"{name}.{ext}" for name in assembly.tables for ext in ("csv", "parquet"))],
+        "sources": sources,
+        "total": assembly.total.to_dict(),
+        "tables": assembly.tables,
+        "failed_sources": run.failed,
+        "warnings": assembly.warnings,
+    }
 
 
 def write_summary(run: BuildRun, out: str) -> None:
