@@ -421,3 +421,24 @@ def test_a_slow_transfer_under_min_rate_fails(server, tmp_path, monkeypatch):
     assert code == 1
     reason = out["sources"]["lyon"]["failures"][0]["reason"]
     assert reason.startswith("slower than 1,000 bytes/s (http.min_rate): ")
+
+
+def test_redirects_are_named_and_other_schemes_refused(server, tmp_path):
+    """0.10.1 named only the first URL of a redirect that failed, and refused a redirect to file:// with a raw
+    requests message (a quote missing)."""
+    server.route("/moved.json", Reply(302, headers={"Location": server.url("/gone.json")}))
+    server.route("/gone.json", Reply(404, b"nope"))
+    server.route("/local.json", Reply(302, headers={"Location": "file:///etc/passwd"}))
+    config = write_config(
+        tmp_path,
+        [{"id": "x", "name": "X", "kind": "url", "urls": [server.url("/moved.json"), server.url("/local.json")]}],
+        retries=0,
+    )
+    code, out, _ = fetch(config, tmp_path / "data")
+    assert code == 1
+    reasons = {f["url"]: f["reason"] for f in out["sources"]["x"]["failures"]}
+    assert reasons[server.url("/moved.json")] == (
+        "HTTP 404 Not Found (the resource no longer exists at this address), "
+        f"from {server.url('/gone.json')} (redirected from {server.url('/moved.json')})"
+    )
+    assert reasons[server.url("/local.json")] == "redirected to file:///etc/passwd, which is not http(s): not followed"

@@ -16,12 +16,14 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 
@@ -165,6 +167,10 @@ class HttpClient:
             return FetchError(url, f"invalid URL: {e}")
         except requests.exceptions.TooManyRedirects:
             return FetchError(url, "too many redirects")
+        except requests.exceptions.InvalidSchema as e:  # a redirect to file://, ftp://, ...
+            target = re.search(r"'([^']+)'", str(e))
+            where = target.group(1) if target else "a URL"
+            return FetchError(url, f"redirected to {where}, which is not http(s): not followed")
         except requests.exceptions.ConnectTimeout:
             return FetchError(url, f"no connection within {self.settings.connect_timeout:g} s", retryable=True)
         except requests.exceptions.ReadTimeout:
@@ -181,9 +187,15 @@ class HttpClient:
             response.close()
             where = response.headers.get("Location", "elsewhere")
             return FetchError(url, f"HTTP {status}: redirected to {where}, not followed (a request with a credential)")
+        final, reason = url, status_reason(response)
+        if response.history:  # redirected: the messages name the URL that answered
+            final = response.url
+            if urlsplit(final).netloc != urlsplit(url).netloc:
+                log.info("%s: redirected to another host, %s", url, final)
+            reason += f", from {final} (redirected from {url})"
         if status < 400 or status == 304:
             return response
-        error = FetchError(url, status_reason(response), status=status, retryable=status in RETRYABLE_STATUSES)
+        error = FetchError(final, reason, status=status, retryable=status in RETRYABLE_STATUSES)
         error.retry_after = retry_after(response.headers.get("Retry-After"))  # type: ignore[attr-defined]
         error.answer = answer_head(response)
         response.close()
