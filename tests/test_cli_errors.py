@@ -177,3 +177,27 @@ def test_a_bad_decp_workers_is_one_line_exit_2(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("DECP_WORKERS", "abc")
     assert_one_error_line(build(tmp_path, tmp_path / "dist"), 2, "DECP_WORKERS='abc': expected a whole number")
     assert run_cli("validate", fixture("aws_marches-publics.info_2019-03-07_excerpt.json")).exit_code == 1
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A 160 KiB tmpfs: a real full disk (needs the right to mount, as root on the CI machine)."""
+    mount_point = tmp_path / "full"
+    mount_point.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(mount_point)],
+                          capture_output=True, check=False)  # fmt: skip
+    if made.returncode != 0:
+        pytest.skip("no right to mount a tmpfs here")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=False)  # lazily: the lock file may still be open
+
+
+def test_a_full_data_dir_is_one_line_naming_it(tmp_path: Path, full_disk: Path) -> None:
+    """0.10.1: a worker's traceback and no summary."""
+    result = run_cli("build", "-q", "--offline", "--data-dir", str(full_disk / "data"), "--out", str(tmp_path / "dist"),
+                     *AIFE)  # fmt: skip
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"Error: {full_disk / 'data'}: the result of ")
+    assert "No space left on device" in line
+    assert line.endswith("free some space, or give another --data-dir")

@@ -147,6 +147,21 @@ class OfflineError(FetchError):
     """Raised by `fetch.http.HttpClient` when a request is attempted in --offline mode."""
 
 
+class CacheWriteError(DecpError):
+    """Raised by `pipeline.stage.SourceStage` (decp build): the result of a file cannot be written in the data
+    dir (a full disk, a folder that cannot be written). The build stops: every other file would fail alike."""
+
+    def __init__(self, data_dir: str, path: str, reason: str) -> None:
+        super().__init__(
+            f"{data_dir}: the result of {path} cannot be written in the data dir ({reason}); free some space, or "
+            "give another --data-dir"
+        )
+        self.args_ = (data_dir, path, reason)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # raised in worker processes
+        return type(self), self.args_
+
+
 class ReleaseError(DecpError):
     """Raised by `pipeline.delta.compare` (decp diff, and the delta of a build): a kept release cannot be read
     (its index.parquet or a record line of its decp.json is damaged or missing). A build then writes its delta

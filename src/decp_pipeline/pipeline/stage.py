@@ -26,7 +26,7 @@ from concurrent.futures import InvalidStateError, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from decp_pipeline.exceptions import InputError, MalformedFileError
+from decp_pipeline.exceptions import CacheWriteError, InputError, MalformedFileError
 from decp_pipeline.locks import release_inherited_locks
 from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext
@@ -197,6 +197,9 @@ class SourceStage:
         gc.disable()
         try:
             self._process_file(path, cached)
+        except OSError as e:  # reading failures are the file's (counted); this is writing its result
+            reason = e.strerror or " ".join(str(e).split()) or type(e).__name__
+            raise CacheWriteError(str(self.data_dir), path, reason) from None
         finally:
             if collecting:
                 gc.enable()
