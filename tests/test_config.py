@@ -193,7 +193,7 @@ def test_fetch_keys_and_http_settings_are_checked(tmp_path: Path) -> None:
         load_config(write_config(tmp_path, sources, http={"retries": 1.5, "timeout": 3, "backoff": -1}))
     assert sorted(caught.value.problems) == [
         "http: key 'backoff': expected a number >= 0 (seconds before the first retry, doubled at each retry), got -1",
-        "http: key 'retries': expected a whole number, got 1.5",
+        "http: key 'retries': expected a whole number >= 0 (attempts after the first one), got 1.5",
         "http: unknown key 'timeout' (did you mean 'read_timeout'?)",
         "source 'a' (entry 1): key 'formats': expected a non-empty list of resource formats (e.g. [json, xml]), "
         "got 'json'",

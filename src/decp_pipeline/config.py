@@ -176,7 +176,10 @@ HTTP_SETTINGS = {
     "max_size": "largest file accepted, in bytes",
     "total_timeout": "seconds a whole body may take (0: no limit)",
     "min_rate": "slowest average transfer accepted, in bytes per second (0: no limit)",
+    "parallel_sources": "sources fetched at once",
+    "per_host": "requests at once to one host",
 }
+WHOLE_HTTP_SETTINGS = {"retries": 0, "parallel_sources": 1, "per_host": 1}  # → the least value accepted
 
 
 def _check_build_settings(section: Any) -> list[str]:
@@ -223,8 +226,11 @@ def _check_http_settings(section: Any) -> list[str]:
             problems.append(f"http: unknown key '{key}'" + suggest(str(key), set(HTTP_SETTINGS)))
         elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             problems.append(f"http: key '{key}': expected a number >= 0 ({HTTP_SETTINGS[key]}), got {value!r}")
-        elif key == "retries" and not isinstance(value, int):
-            problems.append(f"http: key 'retries': expected a whole number, got {value!r}")
+        elif key in WHOLE_HTTP_SETTINGS and (not isinstance(value, int) or value < WHOLE_HTTP_SETTINGS[key]):
+            least = WHOLE_HTTP_SETTINGS[key]
+            problems.append(
+                f"http: key '{key}': expected a whole number >= {least} ({HTTP_SETTINGS[key]}), got {value!r}"
+            )
     return problems
 
 

@@ -193,8 +193,10 @@ class SignalError(DecpError):
     """Raised in the main process by the SIGTERM handler of `decp` (cli/__init__.py): the run stops, its
     worker processes and its temporary files go, and what was published stays whole (pipeline/release.py)."""
 
-    def __init__(self, signal_name: str) -> None:
-        super().__init__(
-            f"stopped by {signal_name}: the current release is whole (the one before this run, "
-            "unless this run had made its own current)"
-        )
+    def __init__(self, signal_name: str, command: str | None = None) -> None:
+        what = {
+            "build": ": the current release is whole (the one before this run, unless this run had made its own "
+            "current)",
+            "fetch": ": the downloads under way were cancelled, the last good copies kept",
+        }
+        super().__init__(f"stopped by {signal_name}" + what.get(command or "", ""))

@@ -83,7 +83,8 @@ cli.add_command(validate_command)
 
 
 def _terminate(signal_number: int, _frame: object) -> None:
-    raise SignalError(signal.Signals(signal_number).name)
+    context = click.get_current_context(silent=True)
+    raise SignalError(signal.Signals(signal_number).name, context.info_name if context else None)
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ import click
 
 from decp_pipeline.cli.options import (
     config_option,
+    console,
     data_dir_option,
     offline_option,
     out_option,
-    progress_printer,
     verbosity_options,
 )
 from decp_pipeline.config import load_config
@@ -87,17 +87,22 @@ def build_command(
         raise OutputError(f"cannot create the output folder {out}/: {e.strerror or e}") from None
     with Store(data_dir) as store:
         store.start_run("build")
-        run = build(
-            config,
-            store,
-            Path(out),
-            source_ids,
-            inputs=inputs,
-            offline=offline,
-            force=force,
-            verify=verify,
-            progress=progress_printer(),
-        )
+        shown = console()
+        try:
+            run = build(
+                config,
+                store,
+                Path(out),
+                source_ids,
+                inputs=inputs,
+                offline=offline,
+                force=force,
+                verify=verify,
+                progress=shown.line,
+                meter=shown.tick,
+            )
+        finally:
+            shown.close()
         exit_code = 0 if run.ok else 1
         store.finish_run(exit_code)
     if as_json:

@@ -10,9 +10,9 @@ import click
 
 from decp_pipeline.cli.options import (
     config_option,
+    console,
     data_dir_option,
     offline_option,
-    progress_printer,
     verbosity_options,
 )
 from decp_pipeline.config import load_config
@@ -49,7 +49,11 @@ def fetch_command(
         config.get(source_id)
     with Store(data_dir) as store:
         store.start_run("fetch --offline" if offline else "fetch")
-        run = fetch_sources(config, store, source_ids, offline=offline, progress=progress_printer())
+        shown = console()
+        try:
+            run = fetch_sources(config, store, source_ids, offline=offline, progress=shown.line, meter=shown.tick)
+        finally:
+            shown.close()
         exit_code = 0 if run.ok else 1
         store.finish_run(exit_code)
     if as_json:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from decp_pipeline.progress import Progress
+from decp_pipeline.cli.console import Console
 
 
 def verbosity_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,13 +87,6 @@ def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def progress_printer() -> Progress:
-    """Progress lines on stderr: each source's steps and failures by default, the detail lines too (every file
-    read, every resource downloaded) with -v, nothing with -q."""
-    level = verbosity()
-
-    def printer(line: str, *, detail: bool = False) -> None:
-        if level > 0 or (level == 0 and not detail):
-            click.echo(line, err=True)
-
-    return printer
+def console() -> Console:
+    """Progress lines and bars on stderr, as -q and -v say (cli/console.py)."""
+    return Console(verbosity(), terminal=sys.stderr.isatty())

@@ -1,4 +1,6 @@
-"""A watchdog over one response body: the whole body within `http.total_timeout`, at `http.min_rate` at least.
+"""A watchdog over one response body: the whole body within `http.total_timeout`, at `http.min_rate` at least,
+and not after the run was stopped (`cancelled`: the other sources' threads, when one source's failure or a
+signal ends the run).
 
 `read_timeout` bounds each wait for data, not the transfer: a server that sends a few bytes every second
 never trips it, and holds a run for hours. The watchdog, a thread per body, checks the transfer every second
@@ -24,8 +26,11 @@ class Watchdog:
     """Use as a context around reading `response`; call `received(n)` for each chunk; `reason` says why the
     body was cut (None: it was not)."""
 
-    def __init__(self, response: requests.Response, total_timeout: float, min_rate: float) -> None:
+    def __init__(
+        self, response: requests.Response, total_timeout: float, min_rate: float, cancelled: threading.Event
+    ) -> None:
         self.response = response
+        self.cancelled = cancelled
         self.total_timeout = total_timeout
         self.min_rate = min_rate
         self.bytes = 0
@@ -35,8 +40,7 @@ class Watchdog:
         self._thread = threading.Thread(target=self._watch, name="decp-deadline", daemon=True)
 
     def __enter__(self) -> Watchdog:
-        if self.total_timeout or self.min_rate:
-            self._thread.start()
+        self._thread.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
@@ -54,6 +58,8 @@ class Watchdog:
                 return
 
     def _overrun(self, elapsed: float) -> str | None:
+        if self.cancelled.is_set():
+            return "cancelled: the run was stopped"
         if self.total_timeout and elapsed > self.total_timeout:
             return f"not complete within {self.total_timeout:g} s (http.total_timeout), {self.bytes:,} bytes received"
         rate = self.bytes / elapsed

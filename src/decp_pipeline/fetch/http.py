@@ -17,10 +17,11 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,6 +32,7 @@ from decp_pipeline import __version__
 from decp_pipeline.exceptions import FetchError, OfflineError
 from decp_pipeline.fetch.answers import answer_head, content_length, describe_head, retry_after, short, status_reason
 from decp_pipeline.fetch.deadline import Watchdog
+from decp_pipeline.fetch.limits import HostLimits, Traffic
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class HttpSettings:
     max_size: int = 4 * 1024**3  # bytes: a bigger file is refused (a hostile or broken server)
     total_timeout: float = 3600.0  # seconds: a body not complete by then fails (0: no limit)
     min_rate: float = 1024.0  # bytes per second: a body slower than this on average (after 30 s) fails (0: none)
+    parallel_sources: int = 4  # sources fetched at once (fetch/runner.py)
+    per_host: int = 2  # requests at once to one host, whatever the sources
 
 
 @dataclass
@@ -69,16 +73,12 @@ class Download:
     etag: str | None = None
     last_modified: str | None = None
     content_type: str | None = None
+    final_url: str | None = None  # the URL that answered, when redirected to another host
 
-
-@dataclass
-class Traffic:
-    """What the client did on the wire, for the run summary and the tests."""
-
-    requests: int = 0
-    retries: int = 0
-    bytes: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
+    @property
+    def redirect(self) -> str | None:
+        """`redirected to another host, URL`, for the run state, or None."""
+        return f"redirected to another host, {self.final_url}" if self.final_url else None
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,8 @@ class HttpClient:
         self.offline = offline
         self.sleep = sleep
         self.traffic = Traffic()
+        self.cancelled = threading.Event()  # set when the run stops: every transfer ends at its next chunk
+        self._hosts = HostLimits(self.settings.per_host)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
         # The environment's proxies apply; .netrc credentials must not leak to arbitrary publishers.
@@ -121,6 +123,11 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+    def cancel(self) -> None:
+        """Stop every transfer of the other threads: each fails at its next chunk, or within a second when its
+        server sends nothing (the watchdog, deadline.py), and no new request starts."""
+        self.cancelled.set()
 
     # -- requests with retries ---------------------------------------------------------------------------------
 
@@ -136,13 +143,16 @@ class HttpClient:
             raise OfflineError(url, "not fetched: --offline forbids network access")
         attempt = 0
         while True:
-            error = self._attempt(method, url, headers, body, send)
-            if isinstance(error, requests.Response):
-                try:
-                    yield error
-                finally:
-                    error.close()
-                return
+            if self.cancelled.is_set():
+                raise FetchError(url, "cancelled: the run was stopped")
+            with self._hosts.hold(url):  # until the body is read
+                error = self._attempt(method, url, headers, body, send)
+                if isinstance(error, requests.Response):
+                    try:
+                        yield error
+                    finally:
+                        error.close()
+                    return
             limit = self.settings.retries if send is None or send.retry else 0
             if not error.retryable or attempt >= limit:
                 if attempt:
@@ -156,7 +166,7 @@ class HttpClient:
     def _attempt(  # noqa: PLR0911 - one return per kind of failure
         self, method: str, url: str, headers: dict[str, str] | None, body: Any, send: Send = None
     ) -> requests.Response | FetchError:
-        self.traffic.requests += 1
+        self.traffic.count(requests=1)
         timeout = (self.settings.connect_timeout, self.settings.read_timeout)
         try:
             response = self.session.request(
@@ -182,16 +192,14 @@ class HttpClient:
         except requests.exceptions.RequestException as e:
             return FetchError(url, f"request failed: {short(e)}")
         status = response.status_code
-        self.traffic.statuses[status] = self.traffic.statuses.get(status, 0) + 1
+        self.traffic.count(status=status)
         if send is not None and 300 <= status < 400:
             response.close()
             where = response.headers.get("Location", "elsewhere")
             return FetchError(url, f"HTTP {status}: redirected to {where}, not followed (a request with a credential)")
         final, reason = url, status_reason(response)
         if response.history:  # redirected: the messages name the URL that answered
-            final = response.url
-            if urlsplit(final).netloc != urlsplit(url).netloc:
-                log.info("%s: redirected to another host, %s", url, final)
+            final = response.url  # a redirect to another host is also said by a download's `redirect`
             reason += f", from {final} (redirected from {url})"
         if status < 400 or status == 304:
             return response
@@ -213,7 +221,7 @@ class HttpClient:
             delay = min(self.settings.backoff * 2 ** (attempt - 1), self.settings.max_backoff)
             delay *= 1 + random.random() / 10  # noqa: S311 - jitter, so that clients do not retry in step
         log.info("%s: %s; retry %d/%d in %.1f s", url, error.reason, attempt, self.settings.retries, delay)
-        self.traffic.retries += 1
+        self.traffic.count(retries=1)
         self.sleep(delay)
 
     # -- bodies ----------------------------------------------------------------------------------------------
@@ -294,6 +302,7 @@ class HttpClient:
                 etag=response.headers.get("ETag"),
                 last_modified=response.headers.get("Last-Modified"),
                 content_type=response.headers.get("Content-Type"),
+                final_url=response.url if urlsplit(response.url).netloc != urlsplit(url).netloc else None,
             )
             if meta.not_modified:
                 return meta
@@ -347,21 +356,23 @@ class HttpClient:
     def _chunks(self, response: requests.Response) -> Iterator[bytes]:
         """The decoded body in chunks; a connection cut mid-body is a retryable truncation, and so is a body
         that takes longer than `total_timeout` or comes slower than `min_rate` (deadline.py)."""
-        with Watchdog(response, self.settings.total_timeout, self.settings.min_rate) as watchdog:
+        with Watchdog(response, self.settings.total_timeout, self.settings.min_rate, self.cancelled) as watchdog:
             try:
                 yield from self._watched_chunks(response, watchdog)
             except FetchError as e:
                 if watchdog.reason is None:
                     raise
-                raise FetchError(response.url, watchdog.reason, retryable=True) from e
+                raise FetchError(response.url, watchdog.reason, retryable=not self.cancelled.is_set()) from e
         if watchdog.reason is not None:  # cut just as the body ended
-            raise FetchError(response.url, watchdog.reason, retryable=True)
+            raise FetchError(response.url, watchdog.reason, retryable=not self.cancelled.is_set())
 
     def _watched_chunks(self, response: requests.Response, watchdog: Watchdog) -> Iterator[bytes]:
         received = 0
         try:
             for chunk in response.iter_content(CHUNK_SIZE):
-                self.traffic.bytes += len(chunk)
+                self.traffic.count(received=len(chunk))
+                if self.cancelled.is_set():
+                    raise FetchError(response.url, "cancelled: the run was stopped")
                 received += len(chunk)
                 watchdog.received(len(chunk))
                 yield chunk

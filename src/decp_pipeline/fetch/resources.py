@@ -1,4 +1,5 @@
-"""Downloading a source's resources into the cache, one at a time, each failure isolated.
+"""Downloading a source's resources into the cache, one at a time (sources run side by side), each failure
+isolated.
 
 Shared by every kind of source: a kind lists `Resource`s (the URL plus what its catalogue says about it);
 this module decides, for each, whether it can be skipped without a request (the catalogue's checksum or date
@@ -14,7 +15,7 @@ from pathlib import Path
 from decp_pipeline.exceptions import FetchError
 from decp_pipeline.fetch.http import Download, HeadCheck, HttpClient
 from decp_pipeline.fetch.store import CachedResource, Store, replace_file
-from decp_pipeline.progress import Progress, silent
+from decp_pipeline.progress import Meter, Progress, Tick, silent, unmetered
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,14 @@ class FetchContext:
     client: HttpClient
     store: Store
     progress: Progress = silent
+    meter: Meter = unmetered
+    results: list[SourceResult] = field(default_factory=list)  # of the sources started: what the meter sums
+
+    def tick(self) -> None:
+        """Tell the meter how many resources are done, of those listed so far, all sources together."""
+        done = sum(r.downloaded + r.unchanged + r.skipped + r.failed for r in self.results)
+        listed = max(sum(r.listed for r in self.results), done)
+        self.meter(Tick("downloading", done, listed, "resources", size_done=self.client.traffic.bytes))
 
 
 def unchanged_in_catalogue(resource: Resource, cached: CachedResource) -> bool:
@@ -95,6 +104,23 @@ def fetch_resource(
     role: str = "data",
 ) -> None:
     """Bring one resource's cached copy up to date, counting the outcome in `result`."""
+    try:
+        _fetch_resource(ctx, source, resource, result, check=check, min_size=min_size, suffix=suffix, role=role)
+    finally:
+        ctx.tick()
+
+
+def _fetch_resource(
+    ctx: FetchContext,
+    source: str,
+    resource: Resource,
+    result: SourceResult,
+    *,
+    check: HeadCheck | None,
+    min_size: int | None,
+    suffix: str | None,
+    role: str,
+) -> None:
     store = ctx.store
     cached = store.cached(source, resource.url)
     have_file = store.has_file(cached)
@@ -118,7 +144,7 @@ def fetch_resource(
         return
     if download.not_modified:
         _unchanged(store, source, resource)
-        store.log(source, resource.url, "unchanged", "HTTP 304")
+        store.log(source, resource.url, "unchanged", "; ".join(filter(None, ["HTTP 304", download.redirect])))
         result.unchanged += 1
         return
     assert download.path is not None
@@ -155,9 +181,10 @@ def _downloaded(
         remote_modified=resource.modified,
         role=role,
     )
-    ctx.store.log(source, resource.url, "downloaded", size=download.size)
+    ctx.store.log(source, resource.url, "downloaded", download.redirect, size=download.size)
     result.downloaded += 1
-    ctx.progress(f"{source}: downloaded {resource.url} ({download.size:,} bytes)", detail=True)
+    said = ", ".join(filter(None, [f"{download.size:,} bytes", download.redirect]))
+    ctx.progress(f"{source}: downloaded {resource.url} ({said})", detail=True)
 
 
 def _unchanged(store: Store, source: str, resource: Resource) -> None:
@@ -185,6 +212,7 @@ def _failed(
 
 def skip_resource(ctx: FetchContext, source: str, resource: Resource, result: SourceResult, reason: str) -> None:
     _skip(ctx, source, resource, result, reason)
+    ctx.tick()
 
 
 def _skip(ctx: FetchContext, source: str, resource: Resource, result: SourceResult, reason: str) -> None:

@@ -1,4 +1,4 @@
-"""`decp fetch`: bring every source's cached copy up to date, one source at a time, each failure isolated.
+"""`decp fetch`: bring every source's cached copy up to date, several sources at once, each failure isolated.
 
 A source that fails (a dead server, a vanished dataset, a bug in reading an answer) is reported and the next
 source runs; its last good files stay in the cache, marked stale.
@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from decp_pipeline.config import Config, Source
-from decp_pipeline.fetch.http import HttpClient, HttpSettings, Traffic
+from decp_pipeline.fetch.http import HttpClient, HttpSettings
 from decp_pipeline.fetch.kinds import datagouv, dcat, dume, url
+from decp_pipeline.fetch.limits import Traffic
 from decp_pipeline.fetch.resources import Failure, FetchContext, SourceResult
 from decp_pipeline.fetch.store import Store
-from decp_pipeline.progress import Progress, silent
+from decp_pipeline.progress import Meter, Progress, silent, unmetered
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +61,47 @@ def fetch_sources(
     *,
     offline: bool = False,
     progress: Progress = silent,
+    meter: Meter = unmetered,
     client: HttpClient | None = None,
 ) -> FetchRun:
     sources = selected_sources(config, source_ids)
     client = client or HttpClient(http_settings(config), offline=offline)
     run = FetchRun(traffic=client.traffic, offline=offline)
     started = time.monotonic()
-    ctx = FetchContext(client=client, store=store, progress=progress)
     try:
-        for source in sources:
-            run.results.append(cached_summary(store, source) if offline else fetch_source(ctx, source))
+        if offline:
+            run.results = [cached_summary(store, source) for source in sources]
+        else:
+            run.results = _fetch_all(FetchContext(client=client, store=store, progress=progress, meter=meter), sources)
     finally:
         client.close()
     run.seconds = time.monotonic() - started
     return run
 
 
+def _fetch_all(ctx: FetchContext, sources: list[Source]) -> list[SourceResult]:
+    """Every source, `http.parallel_sources` at once, each in a thread of its own (the work is waiting on
+    servers: one slow server no longer holds the others up); the results in the order of the sources.
+
+    An interruption (Ctrl-C, SIGTERM) cancels the transfers under way: each ends within a second, and the
+    interruption goes on once every thread has ended."""
+    at_once = min(ctx.client.settings.parallel_sources, len(sources))
+    if at_once <= 1:
+        return [fetch_source(ctx, source) for source in sources]
+    pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="decp-fetch")
+    try:
+        futures = [pool.submit(fetch_source, ctx, source) for source in sources]
+        return [future.result() for future in futures]
+    except BaseException:
+        ctx.client.cancel()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def fetch_source(ctx: FetchContext, source: Source) -> SourceResult:
     result = SourceResult(source.id)
+    ctx.results.append(result)  # for the meter
     ctx.progress(f"{source.id}: fetching ({source.kind})")
     try:
         KIND_FETCHERS[source.kind](ctx, source, result)

@@ -14,6 +14,8 @@ import hashlib
 import os
 import re
 import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,6 +129,40 @@ class SourceState:
     last_success: str | None
 
 
+class Rows:
+    """What a statement returned, read whole."""
+
+    def __init__(self, rows: list[sqlite3.Row], lastrowid: int | None) -> None:
+        self.rows, self.lastrowid = rows, lastrowid
+
+    def fetchone(self) -> sqlite3.Row | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[sqlite3.Row]:
+        return self.rows
+
+
+class Database:
+    """The run state's connection, shared by the threads that fetch several sources at once: one statement at
+    a time, its rows read before the next one runs (each statement is its own transaction: autocommit)."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        self._lock = threading.Lock()
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows:
+        with self._lock:
+            cursor = self.connection.execute(sql, parameters)
+            return Rows(cursor.fetchall(), cursor.lastrowid)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
+        with self._lock:
+            self.connection.executemany(sql, parameters)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
 class Store:
     """The data dir: cached files and their state. One run at a time holds it (a lock file)."""
 
@@ -144,20 +180,21 @@ class Store:
         for partial in self.data_dir.glob("raw/*/.*.part"):  # downloads of a killed run (none runs now)
             partial.unlink(missing_ok=True)
         try:
-            self.db = sqlite3.connect(self.data_dir / "state.sqlite", isolation_level=None)
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            connection = sqlite3.connect(self.data_dir / "state.sqlite", isolation_level=None, check_same_thread=False)
+            self.db = Database(connection)
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise DataDirError(f"{self.data_dir}: the run state was written by a newer decp-pipeline")
             # WAL and synchronous=NORMAL: each state update is one cheap transaction, and a crash can lose at
             # most the last ones, never corrupt the file (a no-change run over 1,153 resources: 4.1 s -> 0.9 s).
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.executescript(SCHEMA)
+            connection.executescript(SCHEMA)
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.Error as e:
             self._lock.close()
             raise DataDirError(f"{self.data_dir}/state.sqlite: {e}") from e
-        self.db.row_factory = sqlite3.Row
+        connection.row_factory = sqlite3.Row
         self.run_id: int | None = None
 
     def close(self) -> None:

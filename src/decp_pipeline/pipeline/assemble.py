@@ -38,6 +38,7 @@ from decp_pipeline.pipeline.stage import load_manifest
 from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
 from decp_pipeline.pipeline.writers.regulatory import RegulatoryWriter, write_records
 from decp_pipeline.pipeline.writers.tables import TableOutput, anomalies_of_the_run, write_table
+from decp_pipeline.progress import Meter, unmetered
 
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
@@ -55,6 +56,7 @@ def assemble(
     keep: int = DEFAULT_KEEP,
     verify: bool = False,
     today: datetime.date | None = None,
+    meter: Meter = unmetered,
 ) -> Assembly:
     """Write a new release from the stages of `sources` ((id, priority), any order) and make it current.
 
@@ -79,7 +81,7 @@ def assemble(
     plan = make_plan(data_dir, stages, run)
     working = releases.working()
     try:
-        temporary, rows = _write_outputs(working, stages, plan, run)
+        temporary, rows = _write_outputs(working, stages, plan, run, meter)
         assembly.account(plan.counts, rows, plan.overlap, plan.near_duplicates)
         checkpoint("outputs-written")
         shrinks = shrink(releases, assembly.total.exported, max_shrink)
@@ -132,7 +134,7 @@ def _delta(releases: Releases, working: Path, assembly: Assembly, *, replaces_da
 
 
 def _write_outputs(
-    out: Path, stages: list[AssemblySource], plan: Plan, run: Run
+    out: Path, stages: list[AssemblySource], plan: Plan, run: Run, meter: Meter
 ) -> tuple[dict[str, Path], dict[str, int]]:
     """Every output but report.json, under temporary names in `out`: those names, and the rows per table."""
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES if name != "report.json"}
@@ -143,7 +145,7 @@ def _write_outputs(
     ):
         _write_in_parallel(
             [lambda name=name: write_table(name, stages, plan, tables) for name in TABLES]
-            + [lambda: write_records(stages, plan, regulatory, rejected)]
+            + [lambda: write_records(stages, plan, regulatory, rejected, meter)]
         )
     temporary.update(tables.close())
     return temporary, {name: table.count for name, table in tables.tables.items()}

@@ -19,7 +19,7 @@ from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
 from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover, workers
-from decp_pipeline.progress import Progress, silent
+from decp_pipeline.progress import Meter, Progress, silent, unmetered
 
 
 @dataclass
@@ -66,6 +66,7 @@ def build(
     force: bool = False,
     verify: bool = False,
     progress: Progress = silent,
+    meter: Meter = unmetered,
 ) -> BuildRun:
     inputs = inputs or {}
     workers()  # a bad DECP_WORKERS fails the build before any work
@@ -77,13 +78,13 @@ def build(
     fetch_summary: dict[str, object] = {}
     failed: dict[str, str] = {}
     if to_fetch and not offline:
-        fetched = fetch_sources(config, store, to_fetch, progress=progress)
+        fetched = fetch_sources(config, store, to_fetch, progress=progress, meter=meter)
         for result in fetched.results:
             fetch_summary[result.source] = {"status": result.status, "error": result.error}
     data_dir = store.data_dir
     recover(data_dir)
     plans = _plan_stages(selected, inputs, store, failed, progress)
-    read_new_files(plans)  # every source's new files in one pool: no core idle at the end of each source
+    read_new_files(plans, meter)  # every source's new files in one pool: no core idle at the end of each source
     staged = []
     for stage, planned in plans:
         stage.finish(planned)
@@ -95,7 +96,7 @@ def build(
     max_amount = settings.get("max_amount", DEFAULT_MAX_AMOUNT)
     keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
     assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
-                        force=force, keep=keep, verify=verify)  # fmt: skip
+                        force=force, keep=keep, verify=verify, meter=meter)  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})

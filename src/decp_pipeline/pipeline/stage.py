@@ -21,8 +21,8 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Iterable
-from concurrent.futures import InvalidStateError, ProcessPoolExecutor
+from collections.abc import Callable, Iterable
+from concurrent.futures import InvalidStateError, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from decp_pipeline.normalize.hooks import FileContext
 from decp_pipeline.pipeline.cache import COUNTS, FileResult, file_sha1, reading_version
 from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.record import Kept, RecordProcessor
-from decp_pipeline.progress import Progress, silent
+from decp_pipeline.progress import Meter, Progress, Tick, silent, unmetered
 from decp_pipeline.readers.records import RawRecord, RecordFile
 
 WORKERS_VARIABLE = "DECP_WORKERS"
@@ -187,8 +187,9 @@ class SourceStage:
     def _cache_root(self) -> Path:
         return self.data_dir / "cache" / "normalized" / self.source
 
-    def _process(self, path: str, cached: Path) -> None:
-        """Read, normalize and validate one file into its cache folder (`counts.json` last: the commit mark).
+    def _process(self, path: str, cached: Path) -> int:
+        """Read, normalize and validate one file into its cache folder (`counts.json` last: the commit mark);
+        the number of records read.
 
         Python's cycle collector is paused meanwhile: a file's records make no reference cycles (measured on
         real and generated files: the same few hundred cyclic objects, whatever the number of records), and its
@@ -196,7 +197,7 @@ class SourceStage:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._process_file(path, cached)
+            return self._process_file(path, cached)
         except OSError as e:  # reading failures are the file's (counted); this is writing its result
             reason = e.strerror or " ".join(str(e).split()) or type(e).__name__
             raise CacheWriteError(str(self.data_dir), path, reason) from None
@@ -204,7 +205,7 @@ class SourceStage:
             if collecting:
                 gc.enable()
 
-    def _process_file(self, path: str, cached: Path) -> None:
+    def _process_file(self, path: str, cached: Path) -> int:
         counts = Counts(files=1)
         tally = counts.fixes  # this file's fixes, counted by the normalizers and hooks
         digests: dict[bytes, int] = {}  # the content of each kept record → its position
@@ -221,7 +222,7 @@ class SourceStage:
                     self._record(raw, context, tally, counts, digests, result)
             except (MalformedFileError, OSError) as e:
                 self._write_cache(cached, path, self._failed_counts(path, e))
-                return
+                return 0
             finally:
                 result.close()
             if record_file.control_characters:
@@ -231,6 +232,7 @@ class SourceStage:
             (work / COUNTS).write_text(json.dumps(counts.to_dict(), ensure_ascii=False))
             shutil.rmtree(cached, ignore_errors=True)
             os.replace(work, cached)
+            return counts.read
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -283,10 +285,11 @@ class SourceStage:
         result.keep(outcome)
 
 
-def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> None:
+def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]], meter: Meter = unmetered) -> None:
     """Read every file that has no cached result yet, of all the sources being staged: in one pool of processes
     (one per core, the largest files first, so that no core waits idle behind a large file started last, at the
-    end of each source or of the build), or in this process when there is too little to read for it to pay."""
+    end of each source or of the build), or in this process when there is too little to read for it to pay.
+    `meter` is told how far the reading is each time a file ends."""
     # One task per cached result: two files with the same content (one file published under two names) share it,
     # and two processes must not write it at the same time.
     unique = {cached: (stage, path) for stage, planned in plans for path, cached in planned if cached in stage.read_now}
@@ -296,9 +299,11 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
         by_size = sorted(new, key=lambda task: -_size(task[1]))
         tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
         pool = ProcessPoolExecutor(max_workers=count, initializer=_start_worker, initargs=(os.getpid(),))
+        tick = _ticker(meter, [path for _, path, _ in by_size])
         try:
-            for _ in pool.map(_process_in_worker, *zip(*tasks, strict=True)):
-                pass
+            futures = {pool.submit(_process_in_worker, *task): task[2] for task in tasks}
+            for future in as_completed(futures):
+                tick(futures[future], future.result())
         except BaseException:  # an error, Ctrl-C, SIGTERM: the workers stop now, not after their files
             _quiet_broken_pool()
             processes = list(getattr(pool, "_processes", {}).values())  # the executor names no public way
@@ -312,8 +317,24 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]]) -> N
             raise
         pool.shutdown()
     else:
+        tick = _ticker(meter, [path for _, path, _ in new])
         for stage, path, cached in new:
-            stage._process(path, cached)
+            tick(path, stage._process(path, cached))
+
+
+def _ticker(meter: Meter, paths: list[str]) -> Callable[[str, int], None]:
+    """A function to call with each file read and its records: it tells `meter` the files, records and bytes
+    done so far."""
+    sizes = {path: _size(path) for path in paths}
+    total, done = sum(sizes.values()), [0, 0, 0]
+
+    def tick(path: str, records: int) -> None:
+        done[0] += 1
+        done[1] += records
+        done[2] += sizes.get(path, 0)
+        meter(Tick("reading", done[0], len(paths), "files", done[1], done[2], total))
+
+    return tick
 
 
 _WORKER_STAGES: dict[Reading, SourceStage] = {}
@@ -333,10 +354,11 @@ def _start_worker(parent: int) -> None:
         os._exit(1)
 
 
-def _process_in_worker(reading: Reading, data_dir: str, path: str, cached: str) -> None:
-    """Run in a worker process: read one file into its cache folder (one SourceStage per source and process)."""
+def _process_in_worker(reading: Reading, data_dir: str, path: str, cached: str) -> int:
+    """Run in a worker process: read one file into its cache folder (one SourceStage per source and process);
+    the number of records read."""
     stage = _WORKER_STAGES.setdefault(reading, SourceStage(reading, Path(data_dir)))
-    stage._process(path, Path(cached))
+    return stage._process(path, Path(cached))
 
 
 def load_manifest(data_dir: Path, source: str) -> list[tuple[str, Path]] | None:

@@ -12,29 +12,41 @@ import numpy as np
 
 from decp_pipeline.pipeline.cache import copy_rejected_lines, record_blocks, record_lines
 from decp_pipeline.pipeline.plan import FORMS, AssemblyFile, AssemblySource, Plan
+from decp_pipeline.progress import Meter, Tick, unmetered
 
 COPY_CHUNK = 8 * 1024 * 1024  # bytes of JSON lines copied at a time
 
 
-def write_records(stages: list[AssemblySource], plan: Plan, regulatory: RegulatoryWriter, rejected: IO[bytes]) -> None:
-    """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order."""
+def write_records(
+    stages: list[AssemblySource],
+    plan: Plan,
+    regulatory: RegulatoryWriter,
+    rejected: IO[bytes],
+    meter: Meter = unmetered,
+) -> None:
+    """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order; `meter` is told the files
+    and the records written so far."""
+    total, done, records = sum(len(stage.files) for stage in stages), 0, 0
     for stage in stages:
         for file in stage.files:
-            _copy_records(file, plan, regulatory)
+            records += _copy_records(file, plan, regulatory)
             copy_rejected_lines(file.cached, stage.source, file.path, rejected)
+            done += 1
+            meter(Tick("writing", done, total, "files", records))
 
 
-def _copy_records(file: AssemblyFile, plan: Plan, regulatory: RegulatoryWriter) -> None:
-    """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines)."""
+def _copy_records(file: AssemblyFile, plan: Plan, regulatory: RegulatoryWriter) -> int:
+    """The kept records of one file into decp.json / decp-2022.json, as the cache holds them (JSON lines); how
+    many."""
     keep = plan.keep.get(file.index)
     if keep is None or not keep.any():
-        return
+        return 0
     forms = plan.forms.get(file.index)
     if keep.all() and (forms is None or (forms == forms[0]).all()):  # most files: copied in blocks, not lines
         version, kind = ("1.5", "marche") if forms is None else FORMS[forms[0]]
         for block in record_blocks(file.cached, COPY_CHUNK):
             regulatory.write_block(block, version, kind)
-        return
+        return len(keep)
     first = 0
     for lines in record_lines(file.cached, COPY_CHUNK):
         kept = keep[first : first + len(lines)]
@@ -51,6 +63,7 @@ def _copy_records(file: AssemblyFile, plan: Plan, regulatory: RegulatoryWriter) 
             for (version, kind), selected in groups.items():
                 regulatory.write_many(selected, version, kind)
         first += len(lines)
+    return int(keep.sum())
 
 
 class RegulatoryWriter:
