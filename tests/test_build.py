@@ -573,8 +573,8 @@ def test_build_json_is_one_document(tmp_path):
     assert document["release"] == report["release"]
     assert document["total"] == report["total"]
     assert (document["total"]["read"], document["total"]["exported"], document["total"]["duplicates"]) == (157, 108, 1)
-    assert document["tables"] == {"marches": 145, "concessions": 6, "titulaires": 162, "actes_sous_traitance": 0,
-                                  "listes": 0, "modifications": 8}  # fmt: skip
+    assert document["tables"] == {"marches": 145, "concessions": 11, "titulaires": 167, "actes_sous_traitance": 0,
+                                  "listes": 0, "modifications": 12}  # fmt: skip
     assert sorted(document["files"]) == sorted(p.name for p in (tmp_path / "dist" / "current").iterdir())
     assert document["unchanged"] is False
     assert document["sources"]["aife"]["reused"] is False

@@ -11,7 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .test_build import ALL_SAMPLES, build
+from .test_build import ALL_SAMPLES, SAMPLES, build
+
+AIFE_SAMPLE = "donnees-essentielles-marches04.04.2019.01-30.xml"
 
 TABLES = ("marches", "concessions", "titulaires", "actes_sous_traitance", "listes", "modifications")
 ARROW_TYPES = {"string": pa.string(), "number": pa.float64(), "integer": pa.int64(), "boolean": pa.bool_(),
@@ -35,11 +37,39 @@ def test_marches_one_row_per_contract_valid_and_rejected(samples_build):
     valid = marches[marches["valid"]]
     assert sorted(valid["uid"]) == sorted(r["uid"] for r in published if r["_type"] == "Marché")
     invalid = marches[~marches["valid"]]
-    assert len(invalid) == 42  # rejected records with a buyer SIRET and an id, and no valid row
+    assert len(invalid) == 42  # the rejected marchés
     assert invalid["errors"].str.contains("required:dateNotification").sum() == 41  # the AIFE marchés
     row = marches.set_index("uid").loc["130018989000172019I1703000"]
     assert (row["montant"], row["dureeMois"], str(row["dateNotification"])) == (153900.0, 38, "2018-12-17")
     assert row["source"] == "pes-marche"
+
+
+def test_the_tables_hold_every_exported_and_every_rejected_record(samples_build):
+    """0.10.1: the demo's tables held 42 aife rows for 47 records (5 concessions without a buyer had no uid).
+    Every rejected record now has its row: under its uid, or, when it has none or another row holds it, under
+    `rejected:SOURCE:FILE#POSITION`, its line of rejected.jsonl."""
+    dist, report = samples_build
+    main = pd.concat([pd.read_parquet(dist / f"{name}.parquet") for name in ("marches", "concessions")])
+    assert main["uid"].is_unique
+    rows = main.groupby(["source", "valid"]).size().to_dict()
+    for source, counts in report["sources"].items():
+        assert (rows.get((source, True), 0), rows.get((source, False), 0)) == (counts["exported"], counts["rejected"])
+    own = main[main["uid"].str.startswith("rejected:")]
+    assert sorted(own["uid"])[0] == "rejected:aife:" + str(SAMPLES / "aife" / AIFE_SAMPLE) + "#42"
+    assert (set(own["source"]), len(own), bool(own["valid"].any())) == ({"aife"}, 5, False)
+    with open(dist / "rejected.jsonl", encoding="utf-8") as published:
+        lines = {(r["source"], r["file"], r["position"]): r["record"] for r in map(json.loads, published)}
+    records = []
+    for key in own["uid"]:
+        source, file_position = key.removeprefix("rejected:").split(":", 1)
+        file, position = file_position.rsplit("#", 1)
+        records.append(lines[(source, file, int(position))])
+    assert sum("id" not in r for r in records) == 3  # AIFE concessions without an id: no uid
+    shared = {r["autoriteConcedante"]["id"] + r["id"] for r in records if "id" in r}
+    assert shared == {"350847358859112018123456789100"}  # two records with the id of a third: one uid for three
+    assert shared <= set(main["uid"])  # the first of them has its row under the uid
+    titulaires = pd.read_parquet(dist / "titulaires.parquet")
+    assert set(titulaires["uid"]) & set(own["uid"])  # their holders are linked by the same key
 
 
 def test_typed_columns(samples_build):

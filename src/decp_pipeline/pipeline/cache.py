@@ -111,9 +111,9 @@ class FileResult:
         line = {"position": rejected.position, "record": rejected.original, "errors": errors,
                 "format": rejected.version}  # fmt: skip
         self.rejected.write(orjson.dumps(line) + b"\n")
-        contract = rejected.contract
-        if contract is None or contract.uid is None:
-            return
+        # Every rejected record has table rows, under its uid or, without one (no id, no buyer, not even an
+        # object), under a key of its own that the build gives it (writers/tables.py: `own_key`).
+        contract = rejected.contract or Contract({}, rejected.version, "marche")
         self.meta.add(rejected.position, False, rejected.version, contract.kind, None, None, contract.uid, None, None,
                       None, None, None, None, None)  # fmt: skip
         self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,

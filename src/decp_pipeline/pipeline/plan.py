@@ -47,14 +47,14 @@ class Plan:
     keep: dict[int, np.ndarray]  # file index → kept or not, per valid record (line of records.jsonl)
     forms: dict[int, np.ndarray]  # file index → format and kind of each valid record (codes in FORMS)
     rows_valid: dict[int, np.ndarray]  # file index → positions of the valid records that have table rows
-    rows_rejected: dict[int, np.ndarray]  # the same for rejected records (whose contract has no valid row)
+    rows_rejected: dict[int, np.ndarray]  # the same for rejected records: all of them
+    rekeyed: dict[int, np.ndarray]  # of those, the positions whose rows take a key of their own (no uid, or taken)
     whole_valid: set[int]  # files all of whose valid records with table rows are selected
     whole_rejected: set[int]  # the same for rejected records
     overlap: dict[str, dict[str, int]]
     near_duplicates: dict[str, Any]
     published: pa.Table  # the kept records, in reading order (pipeline/lineage.py: index.parquet)
     dropped: pa.Table  # every dropped copy and the record it lost to (duplicates.csv)
-    rejected_uids: pa.Array  # the uids of the rejected records
 
 
 META_COLUMNS = ["position", "valid", "format", "kind", "key", "digest", "uid", "recency", "modifications", "near",
@@ -79,7 +79,7 @@ def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:
     # national size.
     _count_anomalies(valid.select(["source", "anomalies", "day", "amount"]).filter(kept), run, counts, names)
     with_uid = valid.select(["uid", "file", "position"]).filter(pc.and_(kept, pc.is_valid(valid["uid"])))
-    rows_valid, rows_rejected = _table_rows(with_uid, rejected)
+    rows_valid, rows_rejected, rekeyed = _table_rows(with_uid, rejected)
     del with_uid
     _release_unused()
     with_rows = valid["file"].filter(pc.is_valid(valid["uid"])).to_numpy()  # every valid record with table rows
@@ -89,23 +89,22 @@ def make_plan(data_dir: Path, stages: list[AssemblySource], run: Run) -> Plan:
         forms=_forms(valid),
         rows_valid=rows_valid,
         rows_rejected=rows_rejected,
+        rekeyed=rekeyed,
         whole_valid=_whole(rows_valid, with_rows),
         whole_rejected=_whole(rows_rejected, rejected["file"].to_numpy()),
         overlap=consolidated.overlap,
         near_duplicates=near_duplicates(valid.select(["near", "source", "uid"]).filter(kept), names),
         published=lineage.published(valid, kept),
         dropped=dropped,
-        rejected_uids=rejected["uid"].combine_chunks(),
     )
 
 
 def _empty_plan(counts: dict[str, Counts], names: list[str], stages: list[AssemblySource]) -> Plan:
     """The plan of a build with no record."""
     empty = META_ROWS.empty_table()
-    return Plan(counts, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
+    return Plan(counts, {}, {}, {}, {}, {}, set(), set(), {s: {} for s in names},
                 {"count": 0, "by_source_pair": {}, "examples": []}, lineage.published(empty, pa.array([], pa.bool_())),
-                lineage.dropped(empty, np.zeros(0, np.int8), np.zeros(0, np.int64), stages),
-                pa.array([], pa.string()))  # fmt: skip
+                lineage.dropped(empty, np.zeros(0, np.int8), np.zeros(0, np.int64), stages))  # fmt: skip
 
 
 def _release_unused() -> None:
@@ -200,18 +199,28 @@ def _count_anomalies(kept: pa.Table, run: Run, counts: dict[str, Counts], names:
             counts[names[row["source"]]].anomalies[code] += row["anomalies_count"]
 
 
-def _table_rows(with_uid: pa.Table, rejected: pa.Table) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+def _table_rows(
+    with_uid: pa.Table, rejected: pa.Table
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray], dict[int, np.ndarray]]:
     """One row per uid in the tables: the kept records that have one first (in reading order), then the
-    rejected ones. Returns, per file, the positions of the valid records and of the rejected records given
-    rows."""
-    candidates = pa.concat_tables([with_uid, rejected])
+    rejected ones; a rejected record whose uid is taken (by a kept record, or an earlier rejected one) or that
+    has none still has its rows, under a key of its own, so that the tables hold every exported and every
+    rejected record. Returns, per file, the positions of the valid records given rows, of the rejected records
+    (all), and of those rekeyed."""
+    named = rejected.filter(pc.is_valid(rejected["uid"]))
+    candidates = pa.concat_tables([with_uid, named])
     order = pa.array(np.arange(candidates.num_rows, dtype=np.int64))
     by_uid = pc.sort_indices(pa.table({"uid": candidates["uid"], "order": order}),
                              sort_keys=[("uid", "ascending"), ("order", "ascending")]).to_numpy()  # fmt: skip
     first = np.zeros(candidates.num_rows, dtype=bool)
     first[by_uid[sorted_run_starts(candidates["uid"], by_uid)]] = True
     split = with_uid.num_rows
-    return _positions(candidates.slice(0, split), first[:split]), _positions(candidates.slice(split), first[split:])
+    taken = named.filter(pa.array(~first[split:])).select(["file", "position"])
+    unnamed = rejected.filter(pc.is_null(rejected["uid"])).select(["file", "position"])
+    rekeyed = pa.concat_tables([taken, unnamed])
+    every = np.ones(rejected.num_rows, dtype=bool)
+    return (_positions(with_uid, first[:split]), _positions(rejected, every),
+            _positions(rekeyed, np.ones(rekeyed.num_rows, dtype=bool)))  # fmt: skip
 
 
 def _per_file(files: np.ndarray, values: np.ndarray) -> dict[int, np.ndarray]:
@@ -250,5 +259,5 @@ def _positions(rows: pa.Table, selected: np.ndarray) -> dict[int, np.ndarray]:
     chosen = rows.filter(pa.array(selected))
     files = chosen["file"].to_numpy()
     positions = chosen["position"].to_numpy()
-    in_order = np.argsort(files, kind="stable")
+    in_order = np.lexsort((positions, files))  # by file, then position (_among searches them)
     return _per_file(files[in_order], positions[in_order])

@@ -183,9 +183,10 @@ class FragmentWriter:
         facts: tuple[str | None, float | None],
         position: int,
     ) -> None:
-        """Add a contract's rows (a contract without uid has none: it is only in rejected.jsonl)."""
+        """Add a contract's rows. A rejected contract without uid has rows with none: the build names them
+        with a key of their own (writers/tables.py)."""
         uid = contract.uid
-        if uid is None:
+        if uid is None and valid:
             return
         self.fragments = self.lanes[valid]
         main = self._main_row(contract, source, valid, errors, anomalies, facts)
@@ -236,7 +237,7 @@ class FragmentWriter:
             "_amount": facts[1],
         }
 
-    def _format_2022_lists(self, uid: str, position: int, contract: Contract) -> None:
+    def _format_2022_lists(self, uid: str | None, position: int, contract: Contract) -> None:
         """Format 2022: the values of multi-valued fields, and the actes spéciaux de sous-traitance."""
         record = contract.flat
         for field, values in contract.lists.items():
@@ -261,7 +262,9 @@ class FragmentWriter:
                     }
                 )
 
-    def _holders(self, uid: str, position: int, role: str, modification: int, holders: list[dict[str, Any]]) -> None:
+    def _holders(
+        self, uid: str | None, position: int, role: str, modification: int, holders: list[dict[str, Any]]
+    ) -> None:
         for rank, holder in enumerate(holders, start=1):
             self.fragments["titulaires"].add(
                 {

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -147,13 +148,14 @@ def write_table(name: str, stages: list[AssemblySource], plan: Plan, tables: Tab
     """One published table, from the fragments of every file in reading order."""
     for stage in stages:
         for file in stage.files:
-            _add_rows(name, file, plan, tables)
+            _add_rows(name, stage.source, file, plan, tables)
     tables.tables[name].close()
 
 
-def _add_rows(name: str, file: AssemblyFile, plan: Plan, tables: TableOutput) -> None:
+def _add_rows(name: str, source: str, file: AssemblyFile, plan: Plan, tables: TableOutput) -> None:
     """A file's selected rows of one table: those of its kept valid records, and (written after every valid
-    row, so that a contract's valid row wins) those of its rejected records whose contract has no valid row."""
+    row) those of its rejected records, under their uid or, when it is taken or missing, their own key."""
+    where = "position" if name in MAIN_TABLES else "_position"
     for valid, selected, later in ((True, plan.rows_valid, False), (False, plan.rows_rejected, True)):
         positions = selected.get(file.index)
         if positions is None:
@@ -162,8 +164,19 @@ def _add_rows(name: str, file: AssemblyFile, plan: Plan, tables: TableOutput) ->
         if rows is None:
             continue
         if file.index not in (plan.whole_valid if valid else plan.whole_rejected):
-            rows = rows.filter(_among(rows["position" if name in MAIN_TABLES else "_position"], positions))
+            rows = rows.filter(_among(rows[where], positions))
+        if not valid and file.index in plan.rekeyed:
+            own = _among(rows[where], plan.rekeyed[file.index])
+            keys = pc.binary_join_element_wise(own_key(source, file.path), pc.cast(rows[where], pa.string()), "")
+            rows = rows.set_column(rows.schema.get_field_index("uid"), "uid", pc.if_else(own, keys, rows["uid"]))
         tables.add(name, rows, file.path, later=later)
+
+
+def own_key(source: str, path: str, position: int | str = "") -> str:
+    """The key of a rejected record's rows when it has no uid, or one that another record's rows hold (a
+    placeholder id shared by several records): `rejected:SOURCE:FILE#POSITION`, the `source`, `file` and
+    `position` of its line in rejected.jsonl (unique: two files of a source may share a name, not a path)."""
+    return f"rejected:{source}:{path}#{position}"
 
 
 def _among(column: pa.ChunkedArray, positions: np.ndarray) -> pa.Array:
