@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -113,3 +115,30 @@ def test_csv_twins_and_datapackage(samples_build):
     parsed = pd.read_csv(dist / "marches.csv", dtype={"uid": str, "acheteur_id": str})
     assert parsed["uid"].is_unique
     assert len(parsed) == 145
+
+
+def test_frictionless_finds_the_package_valid_parquet_included(samples_build, tmp_path):
+    """0.10.1: `frictionless validate dist/datapackage.json` called the Parquet resources invalid (a null of an
+    integer column, read through pandas, is the cell "nan"). The command, as a user runs it, on the demo."""
+    dist, report = samples_build
+    command = [str(Path(sys.executable).with_name("frictionless")), "validate", "--json", "datapackage.json"]
+    result = subprocess.run(command, cwd=dist, capture_output=True, text=True, timeout=300, check=False)
+    verdict = json.loads(result.stdout)
+    assert [(t["name"], t["valid"]) for t in verdict["tasks"] if not t["valid"]] == []
+    assert verdict["valid"] is True
+    assert result.returncode == 0
+    rows = {t["name"]: t["stats"].get("rows") or 0 for t in verdict["tasks"]}
+    for name, count in report["tables"].items():
+        assert rows[f"{name}-csv"] == rows[f"{name}-parquet"] == count
+
+    # Without the declaration of "nan" as missing, the same reader calls the Parquet resources invalid.
+    package = json.loads((dist / "datapackage.json").read_text(encoding="utf-8"))
+    for resource in package["resources"]:
+        resource["path"] = str(dist / resource["path"])
+        for field in resource["schema"]["fields"]:
+            field.pop("missingValues", None)
+    (tmp_path / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    result = subprocess.run([*command[:3], str(tmp_path / "datapackage.json"), "--trusted"], capture_output=True,
+                            text=True, timeout=300, check=False)  # fmt: skip
+    invalid = {t["name"] for t in json.loads(result.stdout)["tasks"] if not t["valid"]}
+    assert invalid == {"marches-parquet", "modifications-parquet"}

@@ -129,7 +129,7 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
                 "path": f"{table.name}.{fmt}",
                 "format": fmt,
                 "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
-                "schema": schema,
+                "schema": schema if fmt == "csv" else _as_pandas_reads_it(schema),
                 "count": table.count,
             }
             if fmt == "csv":
@@ -142,6 +142,16 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
         "profile": "data-package",
         "resources": resources,
     }
+
+
+def _as_pandas_reads_it(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a Parquet resource: its integer fields also take `nan` as missing. Frictionless reads
+    Parquet through pandas, which turns a null of an integer column into the float NaN, a cell "nan" that is
+    not an integer: without it, `frictionless validate` calls every integer column with a null invalid. No
+    integer is written "nan": the declaration hides nothing (the field-level `missingValues` of Table Schema
+    2, which frictionless 5 applies)."""
+    fields = [{**f, "missingValues": ["", "nan"]} if f["type"] == "integer" else f for f in schema["fields"]]
+    return {**schema, "fields": fields}
 
 
 def write_table(name: str, stages: list[AssemblySource], plan: Plan, tables: TableOutput) -> None:
