@@ -32,6 +32,7 @@ from decp_pipeline.pipeline.counts import error_code
 from decp_pipeline.pipeline.dedup.rules import Facts
 from decp_pipeline.readers.records import RawRecord
 from decp_pipeline.validation.json_records import json_validator
+from decp_pipeline.validation.limits import overlong_text
 
 
 @dataclass(slots=True)
@@ -93,6 +94,10 @@ class RecordProcessor:
         self.fast = (fast_path_enabled() if fast is None else fast) and not hooks
 
     def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
+        too_long = overlong_text(raw.data)
+        if too_long is not None:  # rejected before any step copies the text (validation/limits.py)
+            listed = [(too_long.rule, too_long.dotted, too_long.message)]
+            return Rejected(raw.position, raw.data, listed, raw.version, None, [], (None, None))
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if self.fast and not xml and type(raw.data) is dict:

@@ -26,6 +26,7 @@ from decp_pipeline.exceptions import MalformedFileError, NotDecpDataError
 from decp_pipeline.readers.json_stream import JsonLayout, NanRepair, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
 from decp_pipeline.validation.json_records import FieldError, json_validator
+from decp_pipeline.validation.limits import overlong_text
 from decp_pipeline.validation.problems import FileResult, Problem
 from decp_pipeline.validation.xml_records import xml_validator
 
@@ -116,9 +117,11 @@ class FileValidation:
                     yield from self._json_envelope(layout, version)
                 validator = json_validator(version)
                 kind = validator.kind_of(record, listed_kind)
-                if not validator.is_valid(record, kind):  # the common case costs one call
+                too_long = overlong_text(record)  # checked first: the validator would copy the text
+                if too_long is not None or not validator.is_valid(record, kind):  # the common case: one call
                     base = _RECORD_POINTERS[layout.shape].format(kind=listed_kind, index=index)
-                    yield from self._json_record(ordinal, record, validator.errors(record, kind), base)
+                    errors = [too_long] if too_long is not None else validator.errors(record, kind)
+                    yield from self._json_record(ordinal, record, errors, base)
                 if unique is not None and version == "1.5":
                     unique.add(record)
         except MalformedFileError as e:
