@@ -153,7 +153,8 @@ def write_summary(run: BuildRun, out: str) -> None:
         click.echo(f"Nothing changed since the last build: release {assembly.release} stays current, its files "
                    "match its manifest.")  # fmt: skip
     tables = ", ".join(f"{name} {count:,}" for name, count in assembly.tables.items())
+    rejected = assembly.total.rejected  # each has its row in marches or concessions, with valid = false
     click.echo(
         f"Release {assembly.release} in {out}/ (current): {', '.join(RELEASE_FILES)}; tables (CSV and Parquet): "
-        f"{tables}"
+        f"{tables} (marches and concessions: {rejected:,} of their rows are rejected records, valid = false)"
     )
