@@ -335,7 +335,7 @@ def test_shrink_guard_keeps_the_previous_outputs_unless_forced(tmp_path):
                             "--input", f"marches-publics-info={empty}", "--input", f"pes-marche={empty}")  # fmt: skip
     assert code == 0
     assert report["total"]["exported"] == 29
-    assert report["warnings"] == [
+    assert [w for w in report["warnings"] if " is silent: " not in w] == [  # the samples are of 2019: silent
         "decp.json would hold 29 contracts against 108 in the current release, a drop of more than 50%; "
         "published anyway (--force)"
     ]

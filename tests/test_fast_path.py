@@ -161,7 +161,7 @@ def test_forced_slow_path_gives_byte_identical_outputs(tmp_path: Path, monkeypat
                          *ALL_SAMPLES)  # fmt: skip
         assert result.exit_code == 0, result.output
         outputs[mode] = release_files(out, stamped=True)
-    assert len(outputs["1"]) == 22
+    assert len(outputs["1"]) == 24
     report = {mode: files.pop("report.json") for mode, files in outputs.items()}
     for files in outputs.values():
         files.pop("manifest.json"), files.pop("delta.json")

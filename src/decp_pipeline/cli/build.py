@@ -14,6 +14,7 @@ from decp_pipeline.cli.options import (
     data_dir_option,
     offline_option,
     out_option,
+    verbosity,
     verbosity_options,
 )
 from decp_pipeline.config import load_config
@@ -24,7 +25,8 @@ from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
 COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
 # What a release holds besides the tables (docs/releases.md).
 RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json", "datapackage.json", "manifest.json",
-                 "delta.json", "delta.csv", "duplicates.csv", "index.parquet")  # fmt: skip
+                 "delta.json", "delta.csv", "duplicates.csv", "index.parquet", "coverage.csv",
+                 "buyers.csv")  # fmt: skip
 
 
 @click.command("build")
@@ -106,12 +108,18 @@ def build_command(
         exit_code = 0 if run.ok else 1
         store.finish_run(exit_code)
     if as_json:
-        for warning in run.assembly.warnings:
-            click.echo(f"WARNING: {warning}", err=True)
+        _warn(run.assembly.warnings)
         click.echo(json.dumps(summary_document(run, out, exit_code), ensure_ascii=False, indent=2))
     else:
         write_summary(run, out)
     raise SystemExit(exit_code)
+
+
+def _warn(warnings: list[str]) -> None:
+    """The build's warnings on stderr (also in report.json), unless -q."""
+    if verbosity() >= 0:
+        for warning in warnings:
+            click.echo(f"WARNING: {warning}", err=True)
 
 
 def summary_document(run: BuildRun, out: str, exit_code: int) -> dict[str, Any]:
@@ -147,8 +155,7 @@ def write_summary(run: BuildRun, out: str) -> None:
         for failed in counts.failed_files:
             where = f"{failed['file']}: " if failed.get("file") else ""
             click.echo(f"FAILED {source}: {where}{failed['error']}")
-    for warning in assembly.warnings:
-        click.echo(f"WARNING: {warning}", err=True)
+    _warn(assembly.warnings)
     if assembly.unchanged:
         click.echo(f"Nothing changed since the last build: release {assembly.release} stays current, its files "
                    "match its manifest.")  # fmt: skip

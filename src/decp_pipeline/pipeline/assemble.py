@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from decp_pipeline.config import DEFAULT_KEEP
 from decp_pipeline.exceptions import DecpError, OutputError, ReleaseError, ShrinkError
-from decp_pipeline.pipeline import lineage
+from decp_pipeline.pipeline import coverage, lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
 from decp_pipeline.pipeline.delta import Delta, compare, write_delta
@@ -77,7 +77,7 @@ def assemble(
         releases.link_all()  # a build killed right after its swap left them undone
         releases.prune(keep)  # a lowered releases.keep applies at once
         return reused
-    assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=damaged)
+    assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=list(damaged))  # a copy: `damaged` says if rebuilt
     plan = make_plan(data_dir, stages, run)
     working = releases.working()
     try:
@@ -90,6 +90,7 @@ def assemble(
         if shrinks:
             assembly.warnings.append(shrinks + "; published anyway (--force)")
         _rename(temporary, working)
+        _write_coverage(working, assembly, run.today, releases.current())
         lineage.write_index(working, plan.published, stages)
         lineage.write_duplicates(working, plan.dropped)
         del plan  # its columns are not needed any more: the delta reads the two releases' indexes
@@ -108,6 +109,17 @@ def assemble(
         shutil.rmtree(working, ignore_errors=True)
     releases.prune(keep)
     return assembly
+
+
+def _write_coverage(working: Path, assembly: Assembly, today: str, current: Path | None) -> None:
+    """coverage.csv and buyers.csv from the tables just written; the silent sources, in report.json and as
+    warnings (pipeline/coverage.py)."""
+    rows = coverage.contracts(working)
+    coverage.write_coverage(working, rows)
+    coverage.write_buyers(working, rows)
+    silent = coverage.silent_sources(rows, today, list(assembly.sources), current)
+    assembly.silent = [silence.to_dict() for silence in silent]
+    assembly.warnings.extend(silence.warning for silence in silent)
 
 
 def _write_report(working: Path, assembly: Assembly) -> dict[str, Any]:

@@ -32,6 +32,7 @@ class Assembly:
     fingerprint: str | None = None  # of the inputs the outputs were made of
     unchanged: bool = False  # the current release was made of the same inputs: nothing was written
     release: str | None = None  # the build id of the release written (or kept, when unchanged)
+    silent: list[dict[str, Any]] = field(default_factory=list)  # sources gone silent (pipeline/coverage.py)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -118,6 +119,7 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "overlap": assembly.overlap,
         "near_duplicates": assembly.near_duplicates,
         "warnings": assembly.warnings,
+        "silent": assembly.silent,
         "fetch": assembly.fetch,
         "build_fingerprint": assembly.fingerprint,
         "release": assembly.release,
