@@ -1,7 +1,7 @@
 """The shipped sources.yaml covers the national dataset, and every fact of it is traceable to a peer's registry.
 
 Each entry cites, in its caveats, the registry files of shared/realdata/other/source-registries/ (copied in
-tests/fixtures/source-registries/) that list its data.gouv.fr dataset ids or its URL; docs/sources.md,
+tests/source-registries/) that list its data.gouv.fr dataset ids or its URL; docs/sources.md,
 "Shipped sources".
 """
 
@@ -15,9 +15,9 @@ import pytest
 
 from decp_pipeline.config import FORMATS, PACKAGED_CONFIG, Source, load_config
 
-from .conftest import FIXTURES, run_cli
+from .conftest import run_cli
 
-REGISTRIES = FIXTURES / "source-registries"
+REGISTRIES = Path(__file__).parent / "source-registries"  # not in fixtures/: test_columns reads every file there
 CITATION = re.compile(r"other/source-registries/([\w.-]+\.(?:json|csv))")
 READ_FORMATS = {"auto", "json", "xml", "dume-api"}  # DECP 1.x / 2022 JSON and XML, and the DUME API days
 SHIPPED = load_config(str(PACKAGED_CONFIG)).sources
