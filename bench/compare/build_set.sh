@@ -12,7 +12,8 @@
 #   samples   `make demo` equivalent: the 5 seed sources from TREE/samples/<source> (relative paths, cwd TREE,
 #             config ./sources.yaml of TREE, as make demo does)
 #   realdata  the 318 readable real files of ../shared/realdata ($DECP_REALDATA), mapped to sources by
-#             realdata-mapping.tsv; config = TREE's sources.yaml + generic-source.yaml (a never-fetched source)
+#             realdata-mapping.tsv (built: the seed sources, generic, and any other source it names, disabled or
+#             not); config = TREE's sources.yaml + generic-source.yaml (a never-fetched source)
 #   bench10   bench/run.py's build command on the 10 % corpus ($CORPUS10, default
 #             bench/work/corpus-150000-500, made by `make bench`: 150,000 contracts, 500 files, seed 2026)
 #   bench100  the same on the national corpus ($CORPUS100, default bench/work/corpus-1500000-5000)
@@ -44,12 +45,15 @@ case "$SET" in
   realdata)
     cfg="$RUN/sources.yaml"
     cat "$TREE/sources.yaml" "$HERE/generic-source.yaml" > "$cfg"
+    # the seed sources and generic, then any other source the mapping names (in order of first mention)
     srcs=(pes-marche aife e-marchespublics grandlyon marches-publics-info generic)
-    args=(build --config "$cfg" --offline "${srcs[@]}")
+    inputs=()
     while IFS=$'\t' read -r s p; do
       case "$s" in ''|'#'*) continue ;; esac
-      args+=(--input "$s=$REALDATA/$p")
+      case " ${srcs[*]} " in *" $s "*) ;; *) srcs+=("$s") ;; esac
+      inputs+=(--input "$s=$REALDATA/$p")
     done < "$HERE/realdata-mapping.tsv"
+    args=(build --config "$cfg" --offline "${srcs[@]}" "${inputs[@]}")
     args+=(--data-dir "$DATA" --out "$OUT")
     ;;
   bench10|bench100)
