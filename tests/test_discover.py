@@ -303,3 +303,59 @@ def test_source_ids_from_slugs() -> None:
     assert source_id("---", taken) == "dataset"
     assert source_id("x" * 80, taken) == "x" * 60
     assert source_id("foo", taken, prefix="discovered-") == "discovered-foo"
+
+
+def test_discover_include_adds_the_new_datasets_to_a_fetch(
+    server: LocalServer, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """discover.include: the new datasets are fetched as discovered-<slug> sources; an offline run, or a run
+    whose search fails, uses the last list of the data dir."""
+    monkeypatch.setenv("DECP_DATAGOUV_API", server.url("/api"))
+    for dataset in (MEGALIS, BOTH):
+        server.route(f"/api/2/datasets/{dataset['id']}/resources/", json_reply({"data": [], "next_page": None}))
+    # The declared sources are disabled: nothing goes to the internet.
+    config.write_text(
+        CONFIG.replace("enabled: true", "enabled: false") + "discover:\n  include: true\n  priority: -5\n",
+        encoding="utf-8",
+    )
+    data = str(tmp_path / "data")
+    ids = ["discovered-donnees-essentielles-du-profil-acheteur-megalis-bretagne", "discovered-decp-de-la-commune-d-eve"]
+    result = run_cli("fetch", "--config", str(config), "--data-dir", data, "--json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document["sources"]) == ids
+    assert document["discovered"] == {"added": ids, "searched": True, "requests": 3, "note": None}
+    assert len(server.requests_to("/api/1/datasets/")) == 3
+
+    server.clear_log()
+    offline = run_cli("fetch", "--config", str(config), "--data-dir", data, "--offline")
+    assert offline.stdout.splitlines()[-1] == (
+        f"Discovered: 2 discovered source(s) added (the last list of the data dir): {', '.join(ids)}"
+    )
+    assert server.log == []
+
+    monkeypatch.setenv("DECP_DATAGOUV_API", dead_url("/api"))
+    dead = run_cli("fetch", "--config", str(config), "--data-dir", data, "--offline")
+    assert "the last list of the data dir" in dead.stdout  # offline: no search at all
+    sources = run_cli("sources", "--config", str(config), "--json")
+    assert [s["id"] for s in json.loads(sources.stdout)["sources"]] == ["pes-marche", "aife"]  # the file is unchanged
+
+
+def test_a_failed_search_uses_the_last_list(
+    server: LocalServer, config: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config.write_text(CONFIG.replace("enabled: true", "enabled: false") + "discover:\n  include: true\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    saved = {"datasets": [{"id": BOTH["id"], "slug": BOTH["slug"], "title": "t", "publisher": "p", "page": "u"}]}
+    (data / "discovered.json").write_text(json.dumps(saved), encoding="utf-8")
+    base = dead_url("/api")
+    monkeypatch.setenv("DECP_DATAGOUV_API", base)
+    result = run_cli("fetch", "--config", str(config), "--data-dir", str(data))
+    assert result.exit_code == 1  # the discovered source's listing fails too: the server is dead
+    line = next(x for x in result.stdout.splitlines() if x.startswith("Discovered: "))
+    assert line.startswith(
+        "Discovered: 1 discovered source(s) added (the last list of the data dir) (the search failed, "
+        f"{base}/1/datasets/?schema={FCP}&page_size=100: connection failed: "
+    )
+    assert line.endswith(": discovered-decp-de-la-commune-d-eve")
