@@ -16,7 +16,13 @@ from decp_pipeline.discover.append import source_id
 from .conftest import FIXTURES, run_cli
 from .httpserver import LocalServer, Reply, Request, dead_url, json_reply
 
-RECORDED = json.loads((FIXTURES / "datagouv" / "discover" / "recorded-datasets.json").read_text(encoding="utf-8"))
+# JSON Lines, not .json: the tests that read every JSON file of the fixtures as DECP data leave it alone.
+RECORDED = [
+    json.loads(line)
+    for line in (FIXTURES / "datagouv" / "discover" / "recorded-datasets.jsonl")
+    .read_text(encoding="utf-8")
+    .splitlines()
+]
 MEGALIS, PES, AIFE = (copy.deepcopy(d) for d in RECORDED)
 # The real PES and AIFE datasets carry no tag: tagged here so that the server answers them to ?tag=decp.
 PES["tags"] = AIFE["tags"] = ["decp"]
@@ -359,3 +365,21 @@ def test_a_failed_search_uses_the_last_list(
         f"{base}/1/datasets/?schema={FCP}&page_size=100: connection failed: "
     )
     assert line.endswith(": discovered-decp-de-la-commune-d-eve")
+
+
+def test_a_build_reads_the_discovered_sources(config: Path, tmp_path: Path) -> None:
+    """decp build --offline with discover.include: the last list's sources are built (here with nothing cached:
+    a failed source, exit 1) and the run says it added them."""
+    config.write_text(CONFIG.replace("enabled: true", "enabled: false") + "discover:\n  include: true\n")
+    data = tmp_path / "data"
+    data.mkdir()
+    saved = {"datasets": [{"id": BOTH["id"], "slug": BOTH["slug"], "title": "t", "publisher": "p", "page": "u"}]}
+    (data / "discovered.json").write_text(json.dumps(saved), encoding="utf-8")
+    result = run_cli(
+        "build", "--offline", "--config", str(config), "--data-dir", str(data), "--out", str(tmp_path / "d")
+    )
+    assert (
+        "Discovered: 1 discovered source(s) added (the last list of the data dir): discovered-decp-de-la-commune-d-eve"
+        in (result.stderr)
+    )
+    assert "FAILED discovered-decp-de-la-commune-d-eve: nothing to read" in result.stdout
