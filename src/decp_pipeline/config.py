@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from decp_pipeline.discover.settings import check_discover_settings
 from decp_pipeline.exceptions import ConfigError
 from decp_pipeline.normalize.hooks import HOOKS, named_hooks
 from decp_pipeline.publish.settings import check_publish_settings
@@ -160,6 +161,7 @@ def parse_config(document: Any, path: str) -> Config:
     problems.extend(_check_build_settings(settings.get("build")))
     problems.extend(_check_release_settings(settings.get("releases")))
     problems.extend(check_publish_settings(settings.get("publish")))
+    problems.extend(check_discover_settings(settings.get("discover")))
     if problems:
         raise ConfigError(path, problems)
     return Config(path=path, sources=tuple(sources), settings=settings)

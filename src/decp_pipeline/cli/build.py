@@ -18,6 +18,7 @@ from decp_pipeline.cli.options import (
     verbosity_options,
 )
 from decp_pipeline.config import load_config
+from decp_pipeline.discover.merge import run_config
 from decp_pipeline.exceptions import OutputError
 from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
@@ -80,16 +81,19 @@ def build_command(
     could not be written, 2 usage or configuration error.
     """
     config = load_config(config_file)
-    for source_id in source_ids:
-        config.get(source_id)
-    inputs = parse_inputs(config, input_values)
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create the output folder {out}/: {e.strerror or e}") from None
     with Store(data_dir) as store:
+        config, merge = run_config(config, store.data_dir, source_ids, offline=offline)
+        for source_id in source_ids:
+            config.get(source_id)
+        inputs = parse_inputs(config, input_values)
         store.start_run("build")
         shown = console()
+        if merge is not None:
+            shown.line(merge.line())
         try:
             run = build(
                 config,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
@@ -16,6 +17,7 @@ from decp_pipeline.cli.options import (
     verbosity_options,
 )
 from decp_pipeline.config import load_config
+from decp_pipeline.discover.merge import run_config
 from decp_pipeline.fetch.resources import SourceResult
 from decp_pipeline.fetch.runner import FetchRun, fetch_sources
 from decp_pipeline.fetch.store import Store
@@ -45,9 +47,10 @@ def fetch_command(
     2 usage or configuration error.
     """
     config = load_config(config_file)
-    for source_id in source_ids:
-        config.get(source_id)
     with Store(data_dir) as store:
+        config, merge = run_config(config, store.data_dir, source_ids, offline=offline)
+        for source_id in source_ids:
+            config.get(source_id)
         store.start_run("fetch --offline" if offline else "fetch")
         shown = console()
         try:
@@ -57,10 +60,13 @@ def fetch_command(
         exit_code = 0 if run.ok else 1
         store.finish_run(exit_code)
     if as_json:
-        json.dump(run_as_json(run), sys.stdout, indent=2, ensure_ascii=False)
+        document = {**run_as_json(run), "discovered": None if merge is None else dataclasses.asdict(merge)}
+        json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         write_summary(run)
+        if merge is not None:
+            click.echo(merge.line())
     raise SystemExit(exit_code)
 
 

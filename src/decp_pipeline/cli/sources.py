@@ -6,18 +6,25 @@ import json
 
 import click
 
+from decp_pipeline.cli.discover import discover_command
 from decp_pipeline.cli.options import config_option, verbosity_options
 from decp_pipeline.config import load_config
 
 COLUMNS = ("id", "kind", "format", "enabled", "priority", "name", "location")
 
 
-@click.command("sources")
+@click.group("sources", invoke_without_command=True)
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
 @verbosity_options
-def sources_command(config_file: str | None, as_json: bool) -> None:
-    """List the sources of the configuration, with where their data lives."""
+@click.pass_context
+def sources_command(ctx: click.Context, config_file: str | None, as_json: bool) -> None:
+    """List the sources of the configuration, with where their data lives.
+
+    `decp sources discover` lists the DECP datasets of data.gouv.fr that no source covers.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     config = load_config(config_file)
     if as_json:
         document = {
@@ -48,3 +55,6 @@ def sources_command(config_file: str | None, as_json: bool) -> None:
     click.echo("  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths, strict=True)).rstrip())
     for row in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+sources_command.add_command(discover_command)
