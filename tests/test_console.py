@@ -112,3 +112,21 @@ def test_a_terminal_shows_nothing_with_quiet(tmp_path):
     assert code == 0
     assert terminal == ""
     assert "total" in stdout
+
+
+def test_log_lines_go_through_the_console_and_back():
+    """A review found the log lines (-v, warnings) drawn over the bar: they now go through the console."""
+    import logging
+
+    out = io.StringIO()
+    handler = logging.StreamHandler(sys.stderr)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        console = Console(0, terminal=False, stream=out).capture_logging()
+        logging.getLogger("decp_pipeline.test").warning("a warning\nin two lines")
+        console.close()
+        assert out.getvalue().splitlines() == ["a warning", "in two lines"]
+        assert handler.stream is sys.stderr
+    finally:
+        root.removeHandler(handler)

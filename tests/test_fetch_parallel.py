@@ -95,21 +95,32 @@ def fetch_text(config: str, data_dir: Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_sigterm_while_several_sources_download_stops_them_all_within_seconds(server, tmp_path):
-    """Each of three sources trickles 40 bytes every 0.5 s (a transfer of minutes): SIGTERM ends the run in a
-    few seconds, with one line, no traceback, no partial file, and the lock released."""
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(200, GRANDLYON * 4, trickle=(40, 0.5)),  # a body that takes minutes
+        Reply(429, b"", {"Retry-After": "300"}),  # a pause of 5 minutes before the retry
+        Reply(200, GRANDLYON, delay=100),  # headers that come after 100 s
+    ],
+    ids=["trickling-body", "retry-after-300", "headers-after-100s"],
+)
+def test_sigterm_while_several_sources_fetch_stops_them_all_within_seconds(server, tmp_path, reply):
+    """Three sources side by side, each stuck in its own way: SIGTERM ends the run in a few seconds, with one
+    line, no traceback, no partial file, and the lock released (a review found the retry pause and the wait
+    for headers ignored the cancel: 295 s and 98 s)."""
     for n in range(3):
-        server.route(f"/{n}.xml", Reply(200, GRANDLYON * 4, trickle=(40, 0.5)))
+        server.route(f"/{n}.xml", reply)
     sources = [lyon(f"s{n}", server.url(f"/{n}.xml")) for n in range(3)]
-    config = write_config(tmp_path, sources, total_timeout=0, min_rate=0, read_timeout=10, per_host=3)
+    config = write_config(tmp_path, sources, total_timeout=0, min_rate=0, read_timeout=200, per_host=3, retries=2)
     data = tmp_path / "data"
     command = [sys.executable, "-m", "decp_pipeline", "fetch", "--config", config, "--data-dir", str(data)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ)
     try:
         deadline = time.monotonic() + 20
-        while len(list(data.glob("raw/*/.*.part"))) < 3 and time.monotonic() < deadline:
+        while len(server.log) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert len(list(data.glob("raw/*/.*.part"))) == 3  # the three downloads under way at once
+        assert len(server.log) == 3  # the three requests under way at once
+        time.sleep(1)
         stopped = time.monotonic()
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
@@ -122,12 +133,7 @@ def test_sigterm_while_several_sources_download_stops_them_all_within_seconds(se
     assert stderr.strip().splitlines()[-1] == (
         "Error: stopped by SIGTERM: the downloads under way were cancelled, the last good copies kept"
     )
-    assert sorted(line.split(":")[0] for line in stderr.splitlines() if "cancelled: the run was stopped" in line) == [
-        "s0",
-        "s1",
-        "s2",
-    ]  # one line per download cut, none retried
     assert not list(data.glob("raw/*/.*.part"))
+    assert len(server.log) == 3  # no request after the signal
     result = run_cli("fetch", "--offline", "--config", config, "--data-dir", str(data))
     assert "another decp run" not in result.stderr  # the lock was released
-    assert result.stdout.splitlines()[1].split()[:2] == ["s0", "failed"]  # nothing cached: the download was stopped

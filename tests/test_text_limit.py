@@ -13,6 +13,8 @@ import pandas as pd
 from decp_pipeline.validation.limits import MAX_TEXT, overlong_text
 
 from .conftest import REAL, load, run_cli
+
+FIXTURES = REAL
 from .test_build import build, rejected
 
 # The official 1.5 example marché (tests/fixtures/realdata/PROVENANCE.md).
@@ -39,6 +41,8 @@ def test_the_first_overlong_text_is_named_with_its_path():
     )
     assert overlong_text("y" * (MAX_TEXT + 1)).dotted == ""  # a record that is only a text
     assert overlong_text({"a": ["y" * MAX_TEXT]}) is None  # the bound itself is accepted
+    key = overlong_text({"a": {"k" * (MAX_TEXT + 5): 1}})  # a key is a text too (found by a review)
+    assert key is not None and key.dotted.startswith("a.kkkk") and "100,005 characters" in key.message
 
 
 def test_build_rejects_the_record_and_keeps_it_whole_in_rejected_jsonl(tmp_path):
@@ -57,7 +61,10 @@ def test_build_rejects_the_record_and_keeps_it_whole_in_rejected_jsonl(tmp_path)
     assert [e["rule"] for e in line["errors"]] == ["maxTextLength"]
     marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
     row = marches[~marches["valid"]].iloc[0]
-    assert (row["uid"], row["errors"]) == (f"rejected:aife:{folder / 'long.json'}#1", "maxTextLength:objet")
+    # Its row keeps its uid and kind (so that the delta says `rejected` for a contract published before), and
+    # shows no objet: the text is in rejected.jsonl only.
+    uid = MARCHE["acheteur"]["id"] + MARCHE["id"]
+    assert (row["uid"], row["errors"], pd.isna(row["objet"])) == (uid, "maxTextLength:objet", True)
 
 
 def test_validate_names_the_field_and_checks_the_other_records(tmp_path):
@@ -71,3 +78,15 @@ def test_validate_names_the_field_and_checks_the_other_records(tmp_path):
         "[maxTextLength]"
     )
     assert "1 of 2 records invalid, 1 problem(s)" in result.stdout
+
+
+def test_validate_checks_the_bound_in_xml_too(tmp_path):
+    """A review found `decp validate` passing an XML record that `decp build` rejects."""
+    source = (FIXTURES / "fcp-1.4.0_xml_paquet.xml").read_text(encoding="utf-8")
+    path = tmp_path / "long.xml"
+    path.write_text(source.replace("<objet>", "<objet>" + "z" * (MAX_TEXT + 7), 1), encoding="utf-8")
+    result = run_cli("validate", str(path))
+    assert result.exit_code == 1
+    [line] = [line for line in result.stdout.splitlines() if "[maxTextLength]" in line]
+    assert ": objet: a text of 100,0" in line and " characters, more than the 100,000 " in line
+    assert "record 1 " in line

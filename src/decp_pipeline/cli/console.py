@@ -10,6 +10,8 @@ several sources, the writers of the outputs): one lock orders what is written.
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import sys
 import threading
@@ -39,6 +41,7 @@ class Console:
         self._step: str | None = None
         self._started: dict[str, float] = {}  # step → when its first tick came
         self._last = 0.0  # when the last plain line was written
+        self._logging: list[tuple[logging.StreamHandler[Any], Any]] = []  # handlers whose stream this replaces
 
     @property
     def stream(self) -> TextIO:
@@ -47,11 +50,7 @@ class Console:
     def line(self, line: str, *, detail: bool = False) -> None:
         """A progress line (the library's `Progress`), written above the bar if one is shown."""
         if self.level > 0 or (self.level == 0 and not detail):
-            with self._lock:
-                if self._bar is not None:
-                    self._bar.write(line, file=self.stream)
-                else:
-                    print(line, file=self.stream, flush=True)
+            self.write(line)
 
     def tick(self, tick: Tick) -> None:
         """How far a step is (the library's `Meter`)."""
@@ -70,10 +69,29 @@ class Console:
                 print(plain_line(tick, now - self._started[tick.step]), file=self.stream, flush=True)
 
     def close(self) -> None:
-        """Erase the bar, before the command prints its summary."""
+        """Erase the bar, before the command prints its summary; give the log handlers their stream back."""
         with self._lock:
             self._close_bar()
             self._step = None
+        for handler, stream in self._logging:
+            handler.setStream(stream)
+        self._logging = []
+
+    def capture_logging(self) -> Console:
+        """Route the log lines meant for stderr (-v, warnings, errors) through this console, above the bar,
+        whatever -q says (the log level decides them)."""
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
+                self._logging.append((handler, handler.setStream(_Through(self))))
+        return self
+
+    def write(self, text: str) -> None:
+        """A whole line of text, above the bar (the log lines)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.write(text, file=self.stream)
+            else:
+                print(text, file=self.stream, flush=True)
 
     def _draw(self, tick: Tick, now: float) -> None:
         by_size = tick.size_total > 0
@@ -95,6 +113,21 @@ class Console:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class _Through(io.TextIOBase):
+    """A stream for a log handler: each line it receives goes through the console."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.console.write(line)
+        return len(text)
 
 
 def terminal_size(stream: TextIO) -> tuple[int, int]:

@@ -89,4 +89,4 @@ def offline_option(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def console() -> Console:
     """Progress lines and bars on stderr, as -q and -v say (cli/console.py)."""
-    return Console(verbosity(), terminal=sys.stderr.isatty())
+    return Console(verbosity(), terminal=sys.stderr.isatty()).capture_logging()

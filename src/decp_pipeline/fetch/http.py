@@ -143,9 +143,9 @@ class HttpClient:
             raise OfflineError(url, "not fetched: --offline forbids network access")
         attempt = 0
         while True:
-            if self.cancelled.is_set():
-                raise FetchError(url, "cancelled: the run was stopped")
             with self._hosts.hold(url):  # until the body is read
+                if self.cancelled.is_set():  # checked once the slot is ours: the wait for it may be long
+                    raise FetchError(url, "cancelled: the run was stopped")
                 error = self._attempt(method, url, headers, body, send)
                 if isinstance(error, requests.Response):
                     try:
@@ -222,7 +222,12 @@ class HttpClient:
             delay *= 1 + random.random() / 10  # noqa: S311 - jitter, so that clients do not retry in step
         log.info("%s: %s; retry %d/%d in %.1f s", url, error.reason, attempt, self.settings.retries, delay)
         self.traffic.count(retries=1)
-        self.sleep(delay)
+        if self.sleep is time.sleep:
+            self.cancelled.wait(delay)  # a pause that a cancel ends at once
+        else:
+            self.sleep(delay)
+        if self.cancelled.is_set():
+            raise FetchError(url, "cancelled: the run was stopped")
 
     # -- bodies ----------------------------------------------------------------------------------------------
 

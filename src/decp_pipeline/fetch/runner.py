@@ -7,9 +7,9 @@ source runs; its last good files stay in the cache, marked stale.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from decp_pipeline.config import Config, Source
@@ -72,31 +72,61 @@ def fetch_sources(
         if offline:
             run.results = [cached_summary(store, source) for source in sources]
         else:
-            run.results = _fetch_all(FetchContext(client=client, store=store, progress=progress, meter=meter), sources)
+            ctx = FetchContext(client=client, store=store, progress=progress, meter=meter)
+            ctx.tick()  # the step starts: its time counts from now
+            run.results = _fetch_all(ctx, sources)
     finally:
         client.close()
     run.seconds = time.monotonic() - started
     return run
 
 
+CANCEL_GRACE = 3.0  # seconds an interruption waits for the fetching threads to end
+
+
 def _fetch_all(ctx: FetchContext, sources: list[Source]) -> list[SourceResult]:
     """Every source, `http.parallel_sources` at once, each in a thread of its own (the work is waiting on
     servers: one slow server no longer holds the others up); the results in the order of the sources.
 
-    An interruption (Ctrl-C, SIGTERM) cancels the transfers under way: each ends within a second, and the
-    interruption goes on once every thread has ended."""
+    An interruption (Ctrl-C, SIGTERM) cancels the transfers, waits and retry pauses under way: each thread ends
+    at its next chunk, pause or request. The interruption goes on after CANCEL_GRACE seconds at most: the
+    threads are daemons, so that one blocked waiting for a server's headers cannot hold the run."""
     at_once = min(ctx.client.settings.parallel_sources, len(sources))
     if at_once <= 1:
         return [fetch_source(ctx, source) for source in sources]
-    pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="decp-fetch")
+    results: list[SourceResult | None] = [None] * len(sources)
+    errors: list[BaseException] = []
+    queue = list(enumerate(sources))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while not ctx.client.cancelled.is_set():
+            with lock:
+                if not queue:
+                    return
+                index, source = queue.pop(0)
+            try:
+                results[index] = fetch_source(ctx, source)
+            except BaseException as e:  # raised in the main thread below
+                errors.append(e)
+                ctx.client.cancel()
+
+    threads = [threading.Thread(target=work, name=f"decp-fetch-{n}", daemon=True) for n in range(at_once)]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(fetch_source, ctx, source) for source in sources]
-        return [future.result() for future in futures]
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # a timed join: the signal handler runs between two waits
     except BaseException:
         ctx.client.cancel()
+        deadline = time.monotonic() + CANCEL_GRACE
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
         raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    if errors:
+        raise errors[0]
+    return [result for result in results if result is not None]
 
 
 def fetch_source(ctx: FetchContext, source: Source) -> SourceResult:

@@ -149,18 +149,24 @@ class Database:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.connection = connection
         self._lock = threading.Lock()
+        self.closed = False
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> Rows:
         with self._lock:
+            if self.closed:  # a fetching thread left behind by an interrupted run: its results are not kept
+                return Rows([], None)
             cursor = self.connection.execute(sql, parameters)
             return Rows(cursor.fetchall(), cursor.lastrowid)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[object]]) -> None:
         with self._lock:
-            self.connection.executemany(sql, parameters)
+            if not self.closed:
+                self.connection.executemany(sql, parameters)
 
     def close(self) -> None:
-        self.connection.close()
+        with self._lock:
+            self.closed = True
+            self.connection.close()
 
 
 class Store:

@@ -31,8 +31,8 @@ from decp_pipeline.pipeline.anomalies import run_facts, static_anomalies
 from decp_pipeline.pipeline.counts import error_code
 from decp_pipeline.pipeline.dedup.rules import Facts
 from decp_pipeline.readers.records import RawRecord
-from decp_pipeline.validation.json_records import json_validator
-from decp_pipeline.validation.limits import overlong_text
+from decp_pipeline.validation.json_records import FieldError, json_validator
+from decp_pipeline.validation.limits import overlong_text, without_long_texts
 
 
 @dataclass(slots=True)
@@ -96,8 +96,7 @@ class RecordProcessor:
     def process(self, raw: RawRecord, context: FileContext, tally: Tally) -> Kept | Rejected:
         too_long = overlong_text(raw.data)
         if too_long is not None:  # rejected before any step copies the text (validation/limits.py)
-            listed = [(too_long.rule, too_long.dotted, too_long.message)]
-            return Rejected(raw.position, raw.data, listed, raw.version, None, [], (None, None))
+            return self._too_long(raw, too_long)
         kind = kind_of(raw.data, raw.kind)
         xml = context.syntax == "xml"
         if self.fast and not xml and type(raw.data) is dict:
@@ -118,6 +117,18 @@ class RecordProcessor:
                 hook(record, kind, context, tally)
             self._identify(record, kind, tally)
         return self._verdict(raw, record, "1.5", kind)
+
+    @staticmethod
+    def _too_long(raw: RawRecord, error: FieldError) -> Rejected:
+        """A record holding a text over the bound: rejected with that one error; its table rows show it without
+        such texts, under its uid, as the kind it says it is."""
+        listed = [(error.rule, error.dotted, error.message)]
+        shown = without_long_texts(raw.data)
+        if not isinstance(shown, dict):
+            return Rejected(raw.position, raw.data, listed, raw.version, None, [], (None, None))
+        version = "2.0" if raw.version == "2.0" else "1.5"
+        contract = Contract(shown, version, kind_of(shown, raw.kind))
+        return Rejected(raw.position, raw.data, listed, raw.version, contract, [], (None, None))
 
     def _fast(self, raw: RawRecord, kind: str, tally: Tally) -> Kept | None:
         """The record kept as it is when its strict model accepts it, else None (and nothing counted)."""

@@ -327,6 +327,7 @@ def _ticker(meter: Meter, paths: list[str]) -> Callable[[str, int], None]:
     done so far."""
     sizes = {path: _size(path) for path in paths}
     total, done = sum(sizes.values()), [0, 0, 0]
+    meter(Tick("reading", 0, len(paths), "files", 0, 0, total))  # the step starts: its time counts from now
 
     def tick(path: str, records: int) -> None:
         done[0] += 1

@@ -26,7 +26,7 @@ from decp_pipeline.exceptions import MalformedFileError, NotDecpDataError
 from decp_pipeline.readers.json_stream import JsonLayout, NanRepair, iter_records, sniff_layout
 from decp_pipeline.readers.xml_stream import RECORD_TAGS, ROOT_TAG, XmlReader, local_name
 from decp_pipeline.validation.json_records import FieldError, json_validator
-from decp_pipeline.validation.limits import overlong_text
+from decp_pipeline.validation.limits import RULE, message, overlong_text, overlong_xml_text
 from decp_pipeline.validation.problems import FileResult, Problem
 from decp_pipeline.validation.xml_records import xml_validator
 
@@ -130,18 +130,21 @@ class FileValidation:
         finally:
             self.result.records = ordinal
         if nan.count:
-            line, column = _line_and_column(self.path, nan.first or 0)
-            yield self._file_problem(
-                f"NaN, Infinity or -Infinity is not JSON ({nan.count} such value(s), the first here): read as an "
-                "absent value, as `decp build` does",
-                "syntax",
-                line=line,
-                column=column,
-            )
+            yield self._nan_problem(nan)
         if version is None:  # no record to tell the version: judge the envelope as format 1.5
             version = self.result.schema_version = "1.5"
             yield from self._json_envelope(layout, version)
         yield from self._json_list_rules(layout, version, ordinal, unique)
+
+    def _nan_problem(self, nan: NanRepair) -> Problem:
+        line, column = _line_and_column(self.path, nan.first or 0)
+        return self._file_problem(
+            f"NaN, Infinity or -Infinity is not JSON ({nan.count} such value(s), the first here): read as an "
+            "absent value, as `decp build` does",
+            "syntax",
+            line=line,
+            column=column,
+        )
 
     def _json_list_rules(
         self, layout: JsonLayout, version: str, ordinal: int, unique: _UniqueRecords | None
@@ -264,7 +267,12 @@ class FileValidation:
     def _xml_record(self, ordinal: int, element: Any, version: str) -> list[Problem]:
         record_id = next((c.text for c in element if isinstance(c.tag, str) and local_name(c) == "id"), None)
         if record_id is not None:
-            record_id = record_id.strip()
+            record_id = record_id[:100].strip()
+        too_long = overlong_xml_text(element)  # as decp build: this error only (validation/limits.py)
+        if too_long is not None:
+            where, length, line = too_long
+            return self._record_problems([Problem(self.path, message(length), RULE, ordinal, record_id, where,
+                                                  line=line)])  # fmt: skip
         problems = [
             Problem(self.path, e.message, e.rule, ordinal, record_id, e.path, line=e.line)
             for e in xml_validator(version).errors(element)

@@ -31,6 +31,8 @@ def overlong_text(record: Any) -> FieldError | None:
                 return _error(path, value)
             continue
         for key, item in items:
+            if type(key) is str and len(key) > MAX_TEXT:  # a key is a text too
+                return _error((*path, key[:20] + "…"), key)
             kind = type(item)
             if kind is str:
                 if len(item) > MAX_TEXT:
@@ -40,7 +42,38 @@ def overlong_text(record: Any) -> FieldError | None:
     return None
 
 
+def without_long_texts(value: Any) -> Any:
+    """A copy of `value` where each text longer than MAX_TEXT is None and each such key left out: what the
+    record's table rows show of it (its uid and kind come from short fields); rejected.jsonl keeps it whole."""
+    if type(value) is str:
+        return None if len(value) > MAX_TEXT else value
+    if type(value) is dict:
+        return {k: without_long_texts(v) for k, v in value.items() if not (type(k) is str and len(k) > MAX_TEXT)}
+    if type(value) is list:
+        return [without_long_texts(item) for item in value]
+    return value
+
+
+def overlong_xml_text(element: Any) -> tuple[str, int, int | None] | None:
+    """The first text or attribute of an XML record (an lxml element) longer than MAX_TEXT characters: the path
+    of its element below the record, its length and its line; None if none is."""
+    for node in element.iter():
+        if not isinstance(node.tag, str):  # a comment, a processing instruction
+            continue
+        longest = max([node.text or "", *node.attrib.values()], key=len)
+        if len(longest) > MAX_TEXT:
+            names, current = [], node
+            while current is not None and current is not element:  # lxml keeps one proxy per live node
+                names.append(current.tag.rpartition("}")[2])
+                current = current.getparent()
+            return ".".join(reversed(names)), len(longest), node.sourceline
+    return None
+
+
+def message(length: int) -> str:
+    return (f"a text of {length:,} characters, more than the {MAX_TEXT:,} that decp-pipeline accepts in any "
+            "field (a bound of the tool, not of the schema)")  # fmt: skip
+
+
 def _error(path: tuple[str | int, ...], text: str) -> FieldError:
-    message = (f"a text of {len(text):,} characters, more than the {MAX_TEXT:,} that decp-pipeline accepts in any "
-               "field (a bound of the tool, not of the schema)")  # fmt: skip
-    return FieldError(list(path), RULE, message)
+    return FieldError(list(path), RULE, message(len(text)))

@@ -192,6 +192,7 @@ def fetch(ctx: FetchContext, source: Source, result: SourceResult) -> None:
                 _fail_day(ctx, source, day_key(query.url, day), query.capped.pop(day), result)
                 continue
             _save_day(ctx, source, day_key(query.url, day), _unique(by_day.get(day, [])), result)
+        ctx.tick()  # a window of days done: the meter counts them
         ctx.progress(f"{source.id}: {first} to {last}: {sum(map(len, by_day.values()))} rows", detail=True)
     result.notes.append(f"API queries: {query.queries} for {len(asked)} day(s) asked")
     ctx.store.set_listing(source.id, {day_key(query.url, d) for d in _days(start, end)})

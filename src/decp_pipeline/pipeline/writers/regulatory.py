@@ -27,6 +27,7 @@ def write_records(
     """decp.json, decp-2022.json and rejected.jsonl, file after file in reading order; `meter` is told the files
     and the records written so far."""
     total, done, records = sum(len(stage.files) for stage in stages), 0, 0
+    meter(Tick("writing", 0, total, "files"))  # the step starts: its time counts from now
     for stage in stages:
         for file in stage.files:
             records += _copy_records(file, plan, regulatory)
