@@ -13,9 +13,9 @@ import pandas as pd
 from decp_pipeline.validation.limits import MAX_TEXT, overlong_text
 
 from .conftest import REAL, load, run_cli
+from .test_build import build, rejected
 
 FIXTURES = REAL
-from .test_build import build, rejected
 
 # The official 1.5 example marché (tests/fixtures/realdata/PROVENANCE.md).
 MARCHE = load(REAL / "fcp-1.5.0_json_paquet.json")["marches"][0]
@@ -42,7 +42,9 @@ def test_the_first_overlong_text_is_named_with_its_path():
     assert overlong_text("y" * (MAX_TEXT + 1)).dotted == ""  # a record that is only a text
     assert overlong_text({"a": ["y" * MAX_TEXT]}) is None  # the bound itself is accepted
     key = overlong_text({"a": {"k" * (MAX_TEXT + 5): 1}})  # a key is a text too (found by a review)
-    assert key is not None and key.dotted.startswith("a.kkkk") and "100,005 characters" in key.message
+    assert key is not None
+    assert key.dotted.startswith("a.kkkk")
+    assert "100,005 characters" in key.message
 
 
 def test_build_rejects_the_record_and_keeps_it_whole_in_rejected_jsonl(tmp_path):
@@ -88,5 +90,6 @@ def test_validate_checks_the_bound_in_xml_too(tmp_path):
     result = run_cli("validate", str(path))
     assert result.exit_code == 1
     [line] = [line for line in result.stdout.splitlines() if "[maxTextLength]" in line]
-    assert ": objet: a text of 100,0" in line and " characters, more than the 100,000 " in line
+    assert ": objet: a text of 100,0" in line
+    assert " characters, more than the 100,000 " in line
     assert "record 1 " in line
