@@ -121,6 +121,8 @@ def test_log_lines_go_through_the_console_and_back():
     out = io.StringIO()
     handler = logging.StreamHandler(sys.stderr)
     root = logging.getLogger()
+    level = root.level  # an earlier command's -q may have raised it: this process's state
+    root.setLevel(logging.WARNING)
     root.addHandler(handler)
     try:
         console = Console(0, terminal=False, stream=out).capture_logging()
@@ -130,3 +132,4 @@ def test_log_lines_go_through_the_console_and_back():
         assert handler.stream is sys.stderr
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
