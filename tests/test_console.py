@@ -27,7 +27,7 @@ class Clock:
 
 def test_plain_lines_come_every_ten_seconds_with_the_time_left():
     clock, out = Clock(), io.StringIO()
-    console = Console(0, terminal=False, clock=clock, stream=out)
+    console = Console(0, terminal=False, clock=clock, stream=out, heartbeat=None)
     console.tick(Tick("reading", 1, 500, "files", 2_000, 1_000_000, 40_000_000))  # starts the step's clock
     clock.now = 105.0
     console.tick(Tick("reading", 60, 500, "files", 21_000, 5_000_000, 40_000_000))  # under 10 s since: nothing
@@ -133,3 +133,19 @@ def test_log_lines_go_through_the_console_and_back():
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_a_stalled_step_still_prints_its_lines():
+    """A user's walk found a fetch stalled 32 s in retries printing nothing: the last tick is shown again."""
+    import time
+
+    out = io.StringIO()
+    console = Console(0, terminal=False, every=0.2, stream=out, heartbeat=0.05)
+    console.tick(Tick("downloading", 1, 3, "resources"))
+    time.sleep(0.7)
+    console.close()
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 2  # no tick came after the first: the heartbeat wrote them
+    assert all(line.startswith("downloading: 1/3 resources; 33% done in ") for line in lines)
+    time.sleep(0.3)
+    assert out.getvalue().splitlines() == lines  # nothing after close

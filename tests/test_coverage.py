@@ -63,6 +63,10 @@ def test_demo_coverage_and_buyers(tmp_path):
     # The samples are of 2019: every source is silent, by its rhythm, and said so in report.json.
     assert sorted(s["source"] for s in report["silent"]) == sorted(report["sources"])
     assert {s["why"] for s in report["silent"]} == {"no publication for longer than its rhythm"}
+    # A rebuild that finds nothing changed says them again (a user's walk found them dropped).
+    again = run_cli("build", "--offline", "--data-dir", str(tmp_path / "data"), "--out", str(dist), *ALL_SAMPLES)
+    assert "Nothing changed since the last build" in again.stdout
+    assert sum(" is silent: " in line for line in again.stderr.splitlines()) == len(report["sources"])
 
 
 @pytest.mark.realdata

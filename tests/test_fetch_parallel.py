@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import run_cli
 from .httpserver import LocalServer, Reply, Request
-from .test_fetch import GRANDLYON, fetch, write_config
+from .test_fetch import GRANDLYON, fetch, state, write_config
 
 
 @pytest.fixture
@@ -135,5 +135,9 @@ def test_sigterm_while_several_sources_fetch_stops_them_all_within_seconds(serve
     )
     assert not list(data.glob("raw/*/.*.part"))
     assert len(server.log) == 3  # no request after the signal
+    # Every source under way is failed in the run state, even one whose thread was left waiting for headers
+    # (a user's walk found it still "ok" from the run before).
+    assert state(data, "SELECT source, status FROM sources ORDER BY source") == [
+        ("s0", "failed"), ("s1", "failed"), ("s2", "failed")]  # fmt: skip
     result = run_cli("fetch", "--offline", "--config", config, "--data-dir", str(data))
     assert "another decp run" not in result.stderr  # the lock was released

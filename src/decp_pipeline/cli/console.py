@@ -33,8 +33,15 @@ class Console:
         every: float = PLAIN_EVERY,
         clock: Callable[[], float] = time.monotonic,
         stream: TextIO | None = None,
+        heartbeat: float | None = 1.0,
     ) -> None:
+        """`heartbeat`: seconds between two redraws of the last tick when none comes (a stalled download, a
+        long retry pause): the bar's clock goes on and the plain lines keep their rhythm; None: no redraw."""
         self.level, self.terminal, self.every, self.clock = level, terminal, every, clock
+        self.heartbeat = heartbeat
+        self._latest: Tick | None = None
+        self._stopped = threading.Event()
+        self._beating = False
         self._stream = stream
         self._lock = threading.Lock()
         self._bar: Any = None  # the tqdm bar of the step shown, on a terminal
@@ -62,17 +69,33 @@ class Console:
                 self._close_bar()
                 self._step = tick.step
                 self._last = self._started.setdefault(tick.step, now)
-            if self.terminal:
-                self._draw(tick, now)
-            elif now - self._last >= self.every:
-                self._last = now
-                print(plain_line(tick, now - self._started[tick.step]), file=self.stream, flush=True)
+            self._latest = tick
+            self._show(tick, now)
+            if self.heartbeat is not None and not self._beating:
+                self._beating = True
+                threading.Thread(target=self._beat, args=(self.heartbeat,), name="decp-console", daemon=True).start()
+
+    def _show(self, tick: Tick, now: float) -> None:
+        if self.terminal:
+            self._draw(tick, now)
+        elif now - self._last >= self.every:
+            self._last = now
+            print(plain_line(tick, now - self._started[tick.step]), file=self.stream, flush=True)
+
+    def _beat(self, every: float) -> None:
+        """Show the last tick again when none came for a while (until close)."""
+        while not self._stopped.wait(every):
+            with self._lock:
+                if self._latest is not None and self._latest.step == self._step:
+                    self._show(self._latest, self.clock())
 
     def close(self) -> None:
         """Erase the bar, before the command prints its summary; give the log handlers their stream back."""
+        self._stopped.set()
         with self._lock:
             self._close_bar()
             self._step = None
+            self._latest = None
         for handler, stream in self._logging:
             handler.setStream(stream)
         self._logging = []

@@ -101,7 +101,8 @@ def dataset_line(d: FoundDataset) -> str:
 def summary_line(discovery: Discovery) -> str:
     found, covered, new = len(discovery.decp), len(discovery.having("covered")), len(discovery.having("new"))
     excluded = len(discovery.having("excluded"))
-    return f"{found} datasets found, {covered} covered, {new} new; {excluded} excluded (not DECP data)"
+    datasets = "1 dataset" if found == 1 else f"{found} datasets"
+    return f"{datasets} found, {covered} covered, {new} new; {excluded} excluded (not DECP data)"
 
 
 def write_lines(discovery: Discovery, write_file: str | None, written: list[str]) -> None:

@@ -97,6 +97,7 @@ def _fetch_all(ctx: FetchContext, sources: list[Source]) -> list[SourceResult]:
     results: list[SourceResult | None] = [None] * len(sources)
     errors: list[BaseException] = []
     queue = list(enumerate(sources))
+    started: list[int] = []
     lock = threading.Lock()
 
     def work() -> None:
@@ -105,6 +106,7 @@ def _fetch_all(ctx: FetchContext, sources: list[Source]) -> list[SourceResult]:
                 if not queue:
                     return
                 index, source = queue.pop(0)
+                started.append(index)
             try:
                 results[index] = fetch_source(ctx, source)
             except BaseException as e:  # raised in the main thread below
@@ -123,10 +125,20 @@ def _fetch_all(ctx: FetchContext, sources: list[Source]) -> list[SourceResult]:
         deadline = time.monotonic() + CANCEL_GRACE
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        with lock:  # the sources a thread left behind is still on: their last attempt did not complete
+            _stopped(ctx, [sources[i] for i in started if results[i] is None])
         raise
     if errors:
         raise errors[0]
     return [result for result in results if result is not None]
+
+
+def _stopped(ctx: FetchContext, sources: list[Source]) -> None:
+    """Sources whose fetch was under way when the run stopped: failed, their copies stale, in the run state."""
+    for source in sources:
+        ctx.store.record_source(source.id, "failed", "the run was stopped before this source was fetched")
+        ctx.store.mark_stale(source.id)
+        ctx.store.log(source.id, None, "failed", "the run was stopped before this source was fetched")
 
 
 def fetch_source(ctx: FetchContext, source: Source) -> SourceResult:

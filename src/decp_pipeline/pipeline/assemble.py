@@ -115,8 +115,13 @@ def _write_coverage(working: Path, assembly: Assembly, today: str, current: Path
     """coverage.csv and buyers.csv from the tables just written; the silent sources, in report.json and as
     warnings (pipeline/coverage.py)."""
     rows = coverage.contracts(working)
-    coverage.write_coverage(working, rows)
-    coverage.write_buyers(working, rows)
+    counts = {
+        coverage.COVERAGE: coverage.write_coverage(working, rows),
+        coverage.BUYERS: coverage.write_buyers(working, rows),
+    }
+    package = json.loads((working / "datapackage.json").read_text(encoding="utf-8"))
+    package["resources"].extend(coverage.describe(counts))
+    (working / "datapackage.json").write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n", "utf-8")
     silent = coverage.silent_sources(rows, today, list(assembly.sources), current)
     assembly.silent = [silence.to_dict() for silence in silent]
     assembly.warnings.extend(silence.warning for silence in silent)

@@ -61,6 +61,42 @@ class Silence:
                 f"{self.days:,} days ago, {rhythm}")  # fmt: skip
 
 
+# The two files' columns, for datapackage.json: (name, Table Schema type, description).
+FIELDS = {
+    COVERAGE: [
+        ("source", "string", "the id of the source (sources.yaml)"),
+        ("date", "string", "dateNotification (dateSignature for concessions) or datePublicationDonnees"),
+        ("month", "string", "YYYY-MM of that date; empty for the rows without it"),
+        ("records", "integer", "rows of marches and concessions (exported + rejected records)"),
+        ("exported", "integer", "of which valid (published in decp.json or decp-2022.json)"),
+        ("rejected", "integer", "of which rejected (rejected.jsonl)"),
+        ("buyers", "integer", "distinct buyer ids (acheteur, autorité concédante)"),
+    ],
+    BUYERS: [
+        ("acheteur_id", "string", "the buyer's id (acheteur.id, autoriteConcedante.id for concessions)"),
+        ("acheteur_nom", "string", "its name in its latest publication"),
+        ("sources", "string", "the sources that publish it, separated by ' '"),
+        ("records", "integer", "its rows of marches and concessions, valid or not"),
+        ("rejected", "integer", "of which rejected"),
+        ("share_rejected", "number", "rejected / records"),
+        ("first_publication", "date", "its earliest datePublicationDonnees"),
+        ("last_publication", "date", "its latest datePublicationDonnees"),
+        ("records_by_year", "string", "records per year of notification (YEAR:COUNT, 'none' without a date)"),
+    ],
+}
+
+
+def describe(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The datapackage.json resources of coverage.csv and buyers.csv (`counts`: their rows)."""
+    return [
+        {"name": name.removesuffix(".csv"), "path": name, "format": "csv", "mediatype": "text/csv",
+         "encoding": "utf-8", "dialect": {"delimiter": ",", "quoteChar": '"', "header": True},
+         "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]},
+         "count": counts[name]}
+        for name, fields in FIELDS.items()
+    ]  # fmt: skip
+
+
 def contracts(folder: Path) -> pa.Table:
     """The rows of marches and concessions with the columns coverage needs, under common names."""
     parts = []
@@ -78,7 +114,7 @@ def contracts(folder: Path) -> pa.Table:
     return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
 
 
-def write_coverage(folder: Path, rows: pa.Table) -> None:
+def write_coverage(folder: Path, rows: pa.Table) -> int:
     """coverage.csv: one row per source, date and month (empty: the date is missing)."""
     tables = []
     for date in DATES:
@@ -97,9 +133,10 @@ def write_coverage(folder: Path, rows: pa.Table) -> None:
                     "buyers": table["buyer_count_distinct"]})  # fmt: skip
     out = out.sort_by([("source", "ascending"), ("date", "ascending"), ("month", "ascending")])
     pa_csv.write_csv(out, folder / COVERAGE)
+    return int(out.num_rows)
 
 
-def write_buyers(folder: Path, rows: pa.Table) -> None:
+def write_buyers(folder: Path, rows: pa.Table) -> int:
     """buyers.csv: one row per non-empty buyer id, valid rows or not, in the order of the ids."""
     rows = rows.filter(pc.and_(pc.is_valid(rows["buyer"]), pc.not_equal(rows["buyer"], "")))
     rows = rows.append_column("rejected", pc.cast(pc.invert(rows["valid"]), pa.int64()))
@@ -130,6 +167,7 @@ def write_buyers(folder: Path, rows: pa.Table) -> None:
         "records_by_year": pc.binary_join(years["text_list"], " "),
     })  # fmt: skip
     pa_csv.write_csv(out, folder / BUYERS)
+    return int(out.num_rows)
 
 
 def _listed(pairs: pa.Table, column: str) -> pa.Table:

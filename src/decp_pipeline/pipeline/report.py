@@ -14,6 +14,7 @@ from decp_pipeline import __version__
 from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import code_version, reading_version
 from decp_pipeline.pipeline.counts import Counts
+from decp_pipeline.pipeline.coverage import Silence
 from decp_pipeline.pipeline.plan import AssemblySource
 from decp_pipeline.pipeline.release import Releases, damage
 
@@ -82,7 +83,10 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
     assembly = Assembly(
         sources={source: Counts.from_dict(counts) for source, counts in previous["sources"].items()},
         total=Counts.from_dict(previous["total"]),
-        warnings=[],  # those of the build that made it were said then (and stay in its report.json)
+        # The build that made it said its warnings (they stay in its report.json); the silent sources are said
+        # again: they are still silent (same inputs, same day).
+        warnings=[silence_warning(s) for s in previous.get("silent", []) if isinstance(s, dict)],
+        silent=previous.get("silent", []),
         fetch=fetch,
         overlap=previous.get("overlap", {}),
         tables=previous.get("tables", {}),
@@ -92,6 +96,11 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
         release=current.name,
     )
     return assembly, []
+
+
+def silence_warning(silence: dict[str, Any]) -> str:
+    """The warning of a silent source of a report.json (pipeline/coverage.py writes them)."""
+    return Silence(**silence).warning
 
 
 def shrink(releases: Releases, exported: int, max_shrink: float) -> str | None:
