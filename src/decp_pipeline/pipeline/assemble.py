@@ -35,9 +35,9 @@ from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
 from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, read_manifest, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
 from decp_pipeline.pipeline.stage import load_manifest
-from decp_pipeline.pipeline.tables import MAIN_TABLES, TABLES
+from decp_pipeline.pipeline.tables import TABLES
 from decp_pipeline.pipeline.writers.regulatory import RegulatoryWriter, write_records
-from decp_pipeline.pipeline.writers.tables import TableOutput, anomalies_of_the_run, write_table
+from decp_pipeline.pipeline.writers.tables import TableOutput, finishers, write_table
 from decp_pipeline.progress import Meter, unmetered
 
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
@@ -155,7 +155,7 @@ def _write_outputs(
 ) -> tuple[dict[str, Path], dict[str, int]]:
     """Every output but report.json, under temporary names in `out`: those names, and the rows per table."""
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in OUTPUT_FILES if name != "report.json"}
-    tables = TableOutput(out, finish={name: anomalies_of_the_run(run) for name in MAIN_TABLES})
+    tables = TableOutput(out, finish=finishers(run))
     with (
         RegulatoryWriter(temporary["decp.json"], temporary["decp-2022.json"], out) as regulatory,
         open(temporary["rejected.jsonl"], "wb") as rejected,

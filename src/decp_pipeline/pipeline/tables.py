@@ -137,6 +137,34 @@ TABLES: dict[str, list[tuple[str, pa.DataType, str]]] = {
         ("titulaires_count", INTEGER, "number of titulaires the modification lists"),
     ],
 }
+# Columns computed when the tables are written, never cached (pipeline/derived.py says how).
+_CONTRACT_DERIVED = [
+    ("montant_fiable", BOOLEAN, "false when the initial amount is doubtful (montant_fiable_raison), null without one: "
+     "sum the amounts with and without the doubtful rows"),
+    ("montant_fiable_raison", TEXT, "why the amount is doubtful: au-dessus-du-plafond, un-euro-ou-moins, "
+     "suite-123456789, chiffres-repetes, egal-a-la-duree, par-mois-invraisemblable"),
+    ("duree_restante_mois", INTEGER, "months left at the build's day (start plus current duration), 0 once ended"),
+]  # fmt: skip
+DERIVED: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "marches": [
+        *_CONTRACT_DERIVED,
+        ("cpv_division", TEXT, "the CPV division: the first 2 digits of codeCPV"),
+        ("cpv_groupe", TEXT, "the CPV group: the first 3 digits of codeCPV"),
+    ],
+    "concessions": _CONTRACT_DERIVED,
+    "titulaires": [
+        ("identifiant_type", TEXT, "typeIdentifiant in one spelling (SIRET, SIREN, TVA, HORS-UE, FRWF...)"),
+        ("identifiant_valide", BOOLEAN, "a SIRET or SIREN that passes INSEE's check (Luhn); null for other types"),
+        ("siren", TEXT, "the SIREN (first 9 digits) of a valid SIRET or SIREN"),
+    ],
+}
+
+
+def published_columns(name: str) -> list[tuple[str, pa.DataType, str]]:
+    """A table's columns as published: those of its cached fragments, then the derived ones."""
+    return [*TABLES[name], *DERIVED.get(name, [])]
+
+
 FRICTIONLESS_TYPES = {TEXT: "string", NUMBER: "number", INTEGER: "integer", BOOLEAN: "boolean", DATE: "date"}
 
 

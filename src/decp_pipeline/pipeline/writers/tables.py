@@ -3,6 +3,7 @@ from the same batches, and the datapackage.json describing them."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Callable
@@ -17,8 +18,17 @@ import pyarrow.parquet as pq
 
 from decp_pipeline.pipeline.anomalies import Run
 from decp_pipeline.pipeline.cache import read_fragment
+from decp_pipeline.pipeline.derived import finish_table
 from decp_pipeline.pipeline.plan import AssemblyFile, AssemblySource, Plan
-from decp_pipeline.pipeline.tables import BATCH_ROWS, FRICTIONLESS_TYPES, MAIN_TABLES, TABLES, TEXT, fragment_name
+from decp_pipeline.pipeline.tables import (
+    BATCH_ROWS,
+    FRICTIONLESS_TYPES,
+    MAIN_TABLES,
+    TABLES,
+    TEXT,
+    fragment_name,
+    published_columns,
+)
 
 
 class _Output:
@@ -30,7 +40,7 @@ class _Output:
     def __init__(self, name: str, folder: Path, finish: Callable[[pa.Table], pa.Table] | None = None) -> None:
         self.name = name
         self.finish = finish  # applied to each batch before it is written
-        self.columns = TABLES[name]
+        self.columns = published_columns(name)
         self.schema = pa.schema([(column, kind) for column, kind, _ in self.columns])
         self.paths = {fmt: folder / f".{name}.{fmt}.{os.getpid()}.tmp" for fmt in ("csv", "parquet")}
         self.aside_path = folder / f".{name}.rejected.{os.getpid()}.tmp"
@@ -204,5 +214,28 @@ def anomalies_of_the_run(run: Run) -> Callable[[pa.Table], pa.Table]:
     def finish(rows: pa.Table) -> pa.Table:
         fixed = run.with_run_dependent(rows["anomalies"], rows["_day"], rows["_amount"])
         return rows.set_column(rows.schema.get_field_index("anomalies"), "anomalies", fixed)
+
+    return finish
+
+
+def finishers(run: Run) -> dict[str, Callable[[pa.Table], pa.Table]]:
+    """Per table, what each batch of its rows gets before it is written: the run-dependent anomalies (main
+    tables), then the derived columns (pipeline/derived.py)."""
+    today = datetime.date.fromisoformat(run.today)
+    found = {}
+    for name in TABLES:
+        steps = [anomalies_of_the_run(run)] if name in MAIN_TABLES else []
+        derive = finish_table(name, today, run.max_amount)
+        steps += [derive] if derive is not None else []
+        if steps:
+            found[name] = _chained(steps)
+    return found
+
+
+def _chained(steps: list[Callable[[pa.Table], pa.Table]]) -> Callable[[pa.Table], pa.Table]:
+    def finish(rows: pa.Table) -> pa.Table:
+        for step in steps:
+            rows = step(rows)
+        return rows
 
     return finish
