@@ -7,9 +7,9 @@
     actes_sous_traitance  format 2022: one row per acte spécial de sous-traitance or modification of one
     listes         format 2022: one row per value of a multi-valued field (techniques, typesPrix ...)
 
-Tables are linked by `uid`. Records left out of decp.json appear too, with `valid = false` and their error
-codes, when they can be identified (a buyer SIRET and an `id`) and their contract has no valid row; the others
-are only in rejected.jsonl. Rows are converted in batches to one typed schema (dates as dates, amounts as
+Tables are linked by `uid`. Every record left out of decp.json appears too, with `valid = false` and its
+error codes, under its uid or, when it has none or another row holds it, under its own key
+(`rejected:SOURCE:FILE#POSITION`, writers/tables.py). Rows are converted in batches to one typed schema (dates as dates, amounts as
 numbers, identifiers as text); pipeline/rows.py makes each record's rows when its file is read, and
 pipeline/writers/tables.py writes the selected ones as CSV (UTF-8, comma, RFC 4180 quoting, ISO dates, `.`
 decimals) and Parquet from the same batches.
