@@ -10,9 +10,9 @@
 Tables are linked by `uid`. Every record left out of decp.json appears too, with `valid = false` and its
 error codes, under its uid or, when it has none or another row holds it, under its own key
 (`rejected:SOURCE:FILE#POSITION`, writers/tables.py). Rows are converted in batches to one typed schema
-(dates as dates, amounts as numbers, identifiers as text); pipeline/rows.py makes each record's rows when its file is read, and
-pipeline/writers/tables.py writes the selected ones as CSV (UTF-8, comma, RFC 4180 quoting, ISO dates, `.`
-decimals) and Parquet from the same batches.
+(dates as dates, amounts as numbers, identifiers as text); pipeline/rows.py makes each record's rows when its
+file is read, and pipeline/writers/tables.py writes the selected ones as CSV (UTF-8, comma, RFC 4180 quoting,
+ISO dates, `.` decimals) and Parquet from the same batches.
 """
 
 from __future__ import annotations
