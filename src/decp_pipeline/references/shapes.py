@@ -128,8 +128,8 @@ def digits_or_corsica(expression: str) -> str:
 
 def sirene_etablissements(columns: Columns) -> str:
     """StockEtablissement (CSV or Parquet), the 2019 header or the current one: siret (or siren + nic)."""
-    if not columns.has("siret"):
-        columns.require("siren", "nic")
+    if not columns.has("siret") and not columns.has("siren", "nic"):
+        columns.require("siret")
     siret = columns.text("siret") if columns.has("siret") else f"({columns.text('siren')} || {columns.text('nic')})"
     return f"""
     WITH read AS (SELECT {digits(siret, 14)} AS siret, * EXCLUDE (siret) FROM (
