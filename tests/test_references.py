@@ -201,6 +201,17 @@ def test_a_file_of_another_shape_is_refused(tmp_path: Path) -> None:
         normalize("sirene-etablissements", REFS / "cpv_code_fr_no_check_digit.csv", tmp_path)
 
 
+def test_a_damaged_file_is_a_warning(tmp_path: Path) -> None:
+    damaged = tmp_path / "stock.parquet"
+    damaged.write_bytes(b"PAR1 not a Parquet file")
+    config = load_config(write_config(tmp_path))
+    given = {"sirene-unites-legales": str(damaged)}
+    prepared = prepare_references(config, tmp_path / "data", given, offline=True, progress=say([]))
+    assert prepared.paths == {}
+    assert len(prepared.warnings) == 1
+    assert prepared.warnings[0].startswith(f"reference sirene-unites-legales: {damaged}: cannot be read: ")
+
+
 # -- the conversion's cache --------------------------------------------------------------------------------------
 
 

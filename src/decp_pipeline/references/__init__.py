@@ -103,11 +103,6 @@ def _prepare(
     except (ReferenceDataError, OSError) as e:
         _left_out(name, f"{source}: {e}", references, progress)
         return
-    except Exception as e:  # DuckDB's own errors: a file it cannot read as the shape says
-        if type(e).__module__.split(".")[0] != "duckdb":
-            raise
-        _left_out(name, f"{source}: cannot be read: {str(e).splitlines()[0]}", references, progress)
-        return
     references.paths[name] = converted.path
     how = "unchanged, reused" if converted.reused else "normalized"
     progress(f"references: {name}: {converted.rows:,} rows ({note}{how}, {time.monotonic() - started:.1f} s)")

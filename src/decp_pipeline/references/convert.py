@@ -90,16 +90,20 @@ def _convert(name: str, source: Path, target: Path, folder: Path) -> int:
     kind = kind_of(source)
     if kind == "zip":
         raise ReferenceDataError("a zip archive: give the CSV or Parquet file it holds (unzipped)")
-    with duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / ".duckdb-tmp")}) as con:
-        con.execute("SET preserve_insertion_order = false")  # a stock's rows are written as they come
-        if kind == "excel":
-            con.register("src", _excel(source))
-        else:
-            con.execute(f"CREATE VIEW src AS SELECT * FROM {_reader(kind, source)}")
-        columns = [row[0] for row in con.execute("DESCRIBE src").fetchall()]
-        query = QUERIES[name](Columns(name, columns))
-        con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)")
-        rows = con.execute(f"SELECT count(*) FROM read_parquet({_literal(str(target))})").fetchone()
+    settings = {"memory_limit": MEMORY_LIMIT, "temp_directory": str(folder / ".duckdb-tmp")}
+    try:
+        with duckdb.connect(config=settings) as con:  # type: ignore[arg-type]
+            con.execute("SET preserve_insertion_order = false")  # a stock's rows are written as they come
+            if kind == "excel":
+                con.register("src", _excel(source))
+            else:
+                con.execute(f"CREATE VIEW src AS SELECT * FROM {_reader(kind, source)}")
+            columns = [row[0] for row in con.execute("DESCRIBE src").fetchall()]
+            query = QUERIES[name](Columns(name, columns))
+            con.execute(f"COPY ({query}) TO {_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)")
+            rows = con.execute(f"SELECT count(*) FROM read_parquet({_literal(str(target))})").fetchone()
+    except duckdb.Error as e:  # a damaged Parquet, a CSV DuckDB cannot parse, a full disk
+        raise ReferenceDataError(f"cannot be read: {str(e).splitlines()[0]}") from None
     count = int(rows[0]) if rows else 0
     if count == 0:
         raise ReferenceDataError(f"no row of the expected shape ({', '.join(SCHEMAS[name])})")
