@@ -17,11 +17,14 @@ $(STAMP): pyproject.toml
 test: install
 	$(BIN)/python -m pytest
 
-# The whole pipeline, offline, on the samples of the five historical seed sources (samples/<source id>/).
+# The whole pipeline, offline, on the samples of the five historical seed sources (samples/<source id>/), with
+# the tiny reference set of samples/references/ (docs/references.md).
 DEMO_SOURCES := pes-marche aife e-marchespublics grandlyon marches-publics-info
+DEMO_REFERENCES := sirene-etablissements sirene-unites-legales cog-communes cpv
 
 demo: install
 	$(BIN)/decp build --offline $(DEMO_SOURCES) $(foreach s,$(DEMO_SOURCES),--input $(s)=samples/$(s)) \
+		$(foreach r,$(DEMO_REFERENCES),--reference $(r)=samples/references/$(r).csv) \
 		--data-dir data --out dist
 
 # Not part of `make test`: generates a corpus (10 % of national size by default) and times the build.

@@ -34,9 +34,14 @@ def test_the_demo_output_in_cli_md_is_the_real_one(tmp_path: Path) -> None:
 
     seed = ["pes-marche", "aife", "e-marchespublics", "grandlyon", "marches-publics-info"]
     inputs = [a for s in seed for a in ("--input", f"{s}={ROOT / 'samples' / s}")]
+    names = ["sirene-etablissements", "sirene-unites-legales", "cog-communes", "cpv"]  # as the Makefile's demo
+    references = [a for r in names for a in ("--reference", f"{r}={ROOT / 'samples' / 'references' / f'{r}.csv'}")]
     out = tmp_path / "dist"
-    result = run_cli("build", "--offline", *seed, *inputs, "--data-dir", str(tmp_path / "data"), "--out", str(out))
+    data = tmp_path / "data"
+    result = run_cli("build", "--offline", *seed, *inputs, *references, "--data-dir", str(data), "--out", str(out))
     assert result.exit_code == 0
+    assert sorted(p.name for p in (data / "references").glob("*.parquet")) == sorted(f"{r}.parquet" for r in names)
+    assert "WARNING: reference" not in result.stderr
     documented = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").split("$ make demo\n", 1)[1].split("```")[0]
     build_id = re.compile(r"\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{8}")
     assert build_id.sub("ID", result.stdout.replace(f"{out}/", "dist/")) == build_id.sub("ID", documented)

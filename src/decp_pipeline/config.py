@@ -162,6 +162,9 @@ def parse_config(document: Any, path: str) -> Config:
     problems.extend(_check_release_settings(settings.get("releases")))
     problems.extend(check_publish_settings(settings.get("publish")))
     problems.extend(check_discover_settings(settings.get("discover")))
+    from decp_pipeline.references.settings import check_reference_settings  # noqa: PLC0415 - it imports this module
+
+    problems.extend(check_reference_settings(settings.get("references")))
     if problems:
         raise ConfigError(path, problems)
     return Config(path=path, sources=tuple(sources), settings=settings)

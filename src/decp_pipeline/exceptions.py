@@ -179,6 +179,12 @@ class CatalogError(DecpError):
     Turtle, or it declares a DTD). The dcat kind records it against its source and goes on."""
 
 
+class ReferenceDataError(DecpError):
+    """Raised by `references.convert.normalize` (decp build): a reference file (CPV, COG, SIRENE) cannot be
+    read or is not of a shape it accepts. `references.prepare_references` catches it: the reference is left
+    out with one warning, and the build goes on."""
+
+
 class ShrinkError(DecpError):
     """Raised by `pipeline.assemble.assemble`: the new outputs would hold far fewer contracts than the previous
     ones (more than `build.max_shrink` fewer); they were not published and the previous ones stay."""

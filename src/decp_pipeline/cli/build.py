@@ -22,6 +22,7 @@ from decp_pipeline.discover.merge import run_config
 from decp_pipeline.exceptions import OutputError
 from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.run import BuildRun, build, parse_inputs
+from decp_pipeline.references import parse_references
 
 COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates")
 # What a release holds besides the tables (docs/releases.md).
@@ -44,6 +45,14 @@ RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json",
     help="Read that source from a local file or folder instead of fetching it (repeatable).",
 )
 @click.option(
+    "--reference",
+    "reference_values",
+    multiple=True,
+    metavar="NAME=PATH",
+    help="Use that reference file (sirene-etablissements, sirene-unites-legales, cog-communes, cpv) instead of the "
+    "configured one (repeatable).",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Publish even when the outputs shrink by more than build.max_shrink (default 50 %) since the last build.",
@@ -63,6 +72,7 @@ def build_command(
     out: str,
     offline: bool,
     input_values: tuple[str, ...],
+    reference_values: tuple[str, ...],
     force: bool,
     verify: bool,
     as_json: bool,
@@ -81,6 +91,7 @@ def build_command(
     could not be written, 2 usage or configuration error.
     """
     config = load_config(config_file)
+    references = parse_references(reference_values)
     try:
         Path(out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -106,6 +117,7 @@ def build_command(
                 verify=verify,
                 progress=shown.line,
                 meter=shown.tick,
+                references=references,
             )
         finally:
             shown.close()

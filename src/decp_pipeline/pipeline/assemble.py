@@ -18,7 +18,7 @@ import datetime
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -57,8 +57,11 @@ def assemble(
     verify: bool = False,
     today: datetime.date | None = None,
     meter: Meter = unmetered,
+    warnings: Sequence[str] = (),
 ) -> Assembly:
     """Write a new release from the stages of `sources` ((id, priority), any order) and make it current.
+
+    `warnings`: the build's own (the references left out), first among the assembly's and in report.json.
 
     Nothing is written when the current release was made of the same inputs (`build_fingerprint`) and its files
     match its manifest (sizes; sha256 too with `verify`); a damaged one is rebuilt, with a warning. Raises
@@ -74,10 +77,11 @@ def assemble(
     inputs = fingerprint(stages, run)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
+        reused.warnings[:0] = warnings
         releases.link_all()  # a build killed right after its swap left them undone
         releases.prune(keep)  # a lowered releases.keep applies at once
         return reused
-    assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=list(damaged))  # a copy: `damaged` says if rebuilt
+    assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=[*warnings, *damaged])  # `damaged`: if rebuilt
     plan = make_plan(data_dir, stages, run)
     working = releases.working()
     try:

@@ -20,6 +20,7 @@ from decp_pipeline.pipeline.counts import Counts
 from decp_pipeline.pipeline.report import Assembly
 from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover, workers
 from decp_pipeline.progress import Meter, Progress, silent, unmetered
+from decp_pipeline.references import References, prepare_references
 
 
 @dataclass
@@ -28,6 +29,7 @@ class BuildRun:
     staged: list[str] = field(default_factory=list)  # sources processed in this run
     reused: list[str] = field(default_factory=list)  # sources whose last stage was reused
     failed: dict[str, str] = field(default_factory=dict)  # source → why it failed as a whole
+    references: References = field(default_factory=References)  # the reference data prepared for the build
 
     @property
     def ok(self) -> bool:
@@ -67,7 +69,9 @@ def build(
     verify: bool = False,
     progress: Progress = silent,
     meter: Meter = unmetered,
+    references: dict[str, str] | None = None,
 ) -> BuildRun:
+    """`references`: `--reference NAME=PATH` files, which replace the configured ones (references/)."""
     inputs = inputs or {}
     workers()  # a bad DECP_WORKERS fails the build before any work
     if source_ids:
@@ -82,6 +86,7 @@ def build(
         for result in fetched.results:
             fetch_summary[result.source] = {"status": result.status, "error": result.error}
     data_dir = store.data_dir
+    prepared = prepare_references(config, data_dir, references or {}, offline=offline, progress=progress)
     recover(data_dir)
     plans = _plan_stages(selected, inputs, store, failed, progress)
     read_new_files(plans, meter)  # every source's new files in one pool: no core idle at the end of each source
@@ -96,11 +101,12 @@ def build(
     max_amount = settings.get("max_amount", DEFAULT_MAX_AMOUNT)
     keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
     assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
-                        force=force, keep=keep, verify=verify, meter=meter)  # fmt: skip
+                        force=force, keep=keep, verify=verify, meter=meter,
+                        warnings=prepared.warnings)  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})
-    return BuildRun(assembly, staged, [s for s in reused if s in assembly.sources], failed)
+    return BuildRun(assembly, staged, [s for s in reused if s in assembly.sources], failed, prepared)
 
 
 def _plan_stages(
