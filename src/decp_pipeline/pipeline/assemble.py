@@ -31,6 +31,7 @@ from decp_pipeline.pipeline import coverage, lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
 from decp_pipeline.pipeline.delta import Delta, compare, write_delta
+from decp_pipeline.pipeline.enrich import enrich
 from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
 from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, read_manifest, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
@@ -58,10 +59,12 @@ def assemble(
     today: datetime.date | None = None,
     meter: Meter = unmetered,
     warnings: Sequence[str] = (),
+    references: dict[str, Path] | None = None,
 ) -> Assembly:
     """Write a new release from the stages of `sources` ((id, priority), any order) and make it current.
 
     `warnings`: the build's own (the references left out), first among the assembly's and in report.json.
+    `references`: the normalized reference data the tables are enriched from (pipeline/enrich.py).
 
     Nothing is written when the current release was made of the same inputs (`build_fingerprint`) and its files
     match its manifest (sizes; sha256 too with `verify`); a damaged one is rebuilt, with a warning. Raises
@@ -74,7 +77,7 @@ def assemble(
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
     stages = [AssemblySource(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
     _check_cached(stages)
-    inputs = fingerprint(stages, run)
+    inputs = fingerprint(stages, run, references)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
         reused.warnings[:0] = warnings
@@ -94,6 +97,7 @@ def assemble(
         if shrinks:
             assembly.warnings.append(shrinks + "; published anyway (--force)")
         _rename(temporary, working)
+        assembly.enrichment = enrich(working, references or {})
         _write_coverage(working, assembly, run.today, releases.current())
         lineage.write_index(working, plan.published, stages)
         lineage.write_duplicates(working, plan.dropped)

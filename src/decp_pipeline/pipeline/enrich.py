@@ -17,6 +17,8 @@ tables have the same columns in every release, whatever was available.
 the notification date, over every row (rejected records included).
 """
 
+# ruff: noqa: S608 - the SQL is made of this module's constants and of quoted paths (_quoted), never of data
+
 from __future__ import annotations
 
 import json
@@ -143,6 +145,7 @@ def _concessions_sql(folder: Path) -> str:
 
 def _holders_sql(folder: Path) -> str:
     siret = "CASE WHEN t.identifiant_type = 'SIRET' AND t.identifiant_valide THEN replace(t.titulaire_id, ' ', '') END"
+
     return f"""
         CREATE OR REPLACE TABLE holders AS
         SELECT t.*, b.source AS _source, b.day AS _day, e.siret AS _found,
@@ -170,7 +173,7 @@ def _replace(db: Any, folder: Path, table: str, sql: str) -> None:
     *setup, query = [part for part in sql.split(";") if part.strip()]
     for statement in setup:
         db.execute(statement)
-    result = db.execute(f"SELECT * EXCLUDE (file_row_number) FROM ({query})").fetch_record_batch(BATCH_ROWS * 4)
+    result = db.sql(f"SELECT * EXCLUDE (file_row_number) FROM ({query})").to_arrow_reader(BATCH_ROWS * 4)
     schema = result.schema
     parquet, csv = folder / f".{table}.enriched.parquet", folder / f".{table}.enriched.csv"
     with pq.ParquetWriter(parquet, schema, compression="zstd") as out_parquet, \
@@ -202,8 +205,6 @@ def _describe(folder: Path) -> None:
     for resource in package["resources"]:
         table = resource["name"].rpartition("-")[0]
         if table in ADDED:
-            resource["schema"] = {**resource["schema"], "fields": [
-                *resource["schema"]["fields"],
-                *({"name": n, "type": FRICTIONLESS_TYPES[t], "description": d} for n, t, d in ADDED[table])]}  # fmt: skip
+            added = [{"name": n, "type": FRICTIONLESS_TYPES[t], "description": d} for n, t, d in ADDED[table]]
+            resource["schema"] = {**resource["schema"], "fields": [*resource["schema"]["fields"], *added]}
     path.write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n", "utf-8")
-

@@ -8,6 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from decp_pipeline import __version__
@@ -34,6 +35,7 @@ class Assembly:
     unchanged: bool = False  # the current release was made of the same inputs: nothing was written
     release: str | None = None  # the build id of the release written (or kept, when unchanged)
     silent: list[dict[str, Any]] = field(default_factory=list)  # sources gone silent (pipeline/coverage.py)
+    enrichment: dict[str, dict[str, int]] = field(default_factory=dict)  # per source (pipeline/enrich.py)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -51,14 +53,19 @@ def assembly_version() -> str:
     return code_version("decp_pipeline.pipeline.assemble")
 
 
-def fingerprint(stages: list[AssemblySource], run: Run) -> str:
-    """What the outputs are made of: the code, the run's settings and day, each source's files and results."""
+def fingerprint(stages: list[AssemblySource], run: Run, references: dict[str, Path] | None = None) -> str:
+    """What the outputs are made of: the code, the run's settings and day, each source's files and results,
+    and the reference data (the stamp of each normalized file: its input's size, time and sha1)."""
     digest = hashlib.sha1(usedforsecurity=False)
     digest.update(f"{reading_version()}|{assembly_version()}|{run.today}|{run.max_amount}".encode())
     for stage in stages:
         digest.update(f"\n{stage.source}|{stage.priority}".encode())
         for file in stage.files:
             digest.update(f"\n{file.path}|{file.cached.name}".encode())
+    for name, path in sorted((references or {}).items()):
+        stamp = path.with_suffix(".json")
+        seen = stamp.read_bytes() if stamp.is_file() else str(path.stat().st_mtime_ns).encode()
+        digest.update(f"\n{name}|".encode() + seen)
     return digest.hexdigest()
 
 
@@ -87,6 +94,7 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
         # again: they are still silent (same inputs, same day).
         warnings=[silence_warning(s) for s in previous.get("silent", []) if isinstance(s, dict)],
         silent=previous.get("silent", []),
+        enrichment=previous.get("enrichment", {}),
         fetch=fetch,
         overlap=previous.get("overlap", {}),
         tables=previous.get("tables", {}),
@@ -129,6 +137,7 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "near_duplicates": assembly.near_duplicates,
         "warnings": assembly.warnings,
         "silent": assembly.silent,
+        "enrichment": assembly.enrichment,
         "fetch": assembly.fetch,
         "build_fingerprint": assembly.fingerprint,
         "release": assembly.release,

@@ -102,7 +102,7 @@ def build(
     keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
     assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
                         force=force, keep=keep, verify=verify, meter=meter,
-                        warnings=prepared.warnings)  # fmt: skip
+                        warnings=prepared.warnings, references=prepared.paths)  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})
