@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -106,3 +107,21 @@ def test_an_establishment_closed_before_the_notification(tmp_path):
     closed = marches[marches["acheteur_id"] == "13001898900017"]
     assert closed["acheteur_ferme_a_la_notification"].all()
     assert report["enrichment"]["pes-marche"]["closed"] == len(closed)
+
+
+def test_a_changed_reference_rebuilds_and_a_touched_one_does_not(tmp_path):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in NAMES:
+        (folder / f"{name}.csv").write_bytes((REFERENCES / f"{name}.csv").read_bytes())
+    args = [*ALL_SAMPLES, *with_references(folder)]
+    assert build(tmp_path, *args)[0] == 0
+    assert "Nothing changed" in build(tmp_path, *args)[2]
+    os.utime(folder / "cpv.csv")  # the same bytes, a new time: the same reference
+    assert "Nothing changed" in build(tmp_path, *args)[2]
+    (folder / "cpv.csv").write_text("code,code8,libelle_fr\n09123000-7,09123000,Gaz naturel\n", encoding="utf-8")
+    code, _, out = build(tmp_path, *args)
+    assert code == 0
+    assert "Nothing changed" not in out
+    marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
+    assert marches["cpv_connu"].sum() == (marches["codeCPV"].str[:8] == "09123000").sum()  # the one code left

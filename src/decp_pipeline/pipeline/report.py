@@ -63,10 +63,18 @@ def fingerprint(stages: list[AssemblySource], run: Run, references: dict[str, Pa
         for file in stage.files:
             digest.update(f"\n{file.path}|{file.cached.name}".encode())
     for name, path in sorted((references or {}).items()):
-        stamp = path.with_suffix(".json")
-        seen = stamp.read_bytes() if stamp.is_file() else str(path.stat().st_mtime_ns).encode()
-        digest.update(f"\n{name}|".encode() + seen)
+        digest.update(f"\n{name}|{_reference_identity(path)}".encode())
     return digest.hexdigest()
+
+
+def _reference_identity(path: Path) -> str:
+    """What a normalized reference is made of: its input's sha1 and the normalization's version (a touched but
+    unchanged input is the same reference), from the stamp beside it; else the file's time."""
+    try:
+        stamp = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return f"{stamp['sha1']}|{stamp['version']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(path.stat().st_mtime_ns)
 
 
 def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checksums: bool = False
