@@ -34,6 +34,15 @@ def test_each_reason_of_a_doubtful_amount_in_its_order():
     ]  # fmt: skip  (0.5 €: also under 100 € a month; the first wins)
 
 
+def test_round_negative_huge_and_nan_amounts():
+    """A review found 150,000,000 called doubtful (six zeros), -1e20 crashing the build and NaN reliable."""
+    amounts = [150_000_000.0, 199_999_999.0, -1e20, float("nan"), 3e9]
+    rows = pa.table({"montant": amounts, "dureeMois": [24] * 5})
+    reliable, reason = amount_reliability(rows, "montant", 3e9)
+    assert reliable.to_pylist() == [True, False, False, None, True]
+    assert reason.to_pylist() == [None, "chiffres-repetes", "un-euro-ou-moins", None, None]
+
+
 def test_months_left_at_the_builds_day():
     rows = pa.table({"dateNotification": [datetime.date(2026, 1, 15), None, datetime.date(2020, 1, 1)],
                      "dureeMois": [24, 12, 12], "dureeMois_actuelle": [None, None, 36]})  # fmt: skip

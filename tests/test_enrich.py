@@ -82,7 +82,7 @@ def test_without_references_the_columns_are_there_and_empty(tmp_path):
     marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
     assert marches["acheteur_nom_sirene"].isna().all()
     assert marches["cpv_connu"].isna().all()  # unknown without the nomenclature, not false
-    assert sum(c["matched"] for c in report["enrichment"].values()) == 0
+    assert report["enrichment"] == {}  # nothing to count without SIRENE (not every SIRET "not found")
 
 
 def test_an_establishment_closed_before_the_notification(tmp_path):
@@ -125,3 +125,20 @@ def test_a_changed_reference_rebuilds_and_a_touched_one_does_not(tmp_path):
     assert "Nothing changed" not in out
     marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
     assert marches["cpv_connu"].sum() == (marches["codeCPV"].str[:8] == "09123000").sum()  # the one code left
+
+
+def test_a_stock_with_several_rows_per_siret_multiplies_no_row(tmp_path):
+    """A review found a SIRENE file with a repeated key (a stock with history) duplicating contract rows."""
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    for name in NAMES:
+        lines = (REFERENCES / f"{name}.csv").read_text(encoding="utf-8").splitlines()
+        if name.startswith("sirene"):
+            lines += lines[1:3]  # two rows given twice
+        (folder / f"{name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, report, _ = build(tmp_path, *ALL_SAMPLES, *with_references(folder))
+    assert code == 0
+    marches = pd.read_parquet(tmp_path / "dist" / "marches.parquet")
+    assert len(marches) == report["tables"]["marches"] == 145
+    assert marches["uid"].is_unique
+    assert len(pd.read_parquet(tmp_path / "dist" / "titulaires.parquet")) == report["tables"]["titulaires"]

@@ -44,9 +44,9 @@ def siret_is_valid(siret: str) -> bool:
         return False
     if not _luhn(siret[:9]):
         return False
-    if _luhn(siret):
-        return True
-    return siret[:9] == "356000000" and sum(map(int, siret)) % 5 == 0
+    if siret[:9] == "356000000" and siret != "35600000000048":  # La Poste's establishments, its head office aside:
+        return sum(map(int, siret)) % 5 == 0  # their rule only, as stdnum (a review found Luhn accepted beside it)
+    return _luhn(siret)
 
 
 def _luhn(digits: str) -> bool:

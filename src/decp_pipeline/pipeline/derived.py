@@ -13,7 +13,8 @@ and returns the batch with its columns, computed as columns (pyarrow compute), n
                                3 bn €), Eclaireur Public (amounts above 1 bn € nullified)
     un-euro-ou-moins           1 € or less: DAJ's rules (below 1 €), the `amount-too-low` anomaly
     suite-123456789            written starting with 123456789: DAJ's rules
-    chiffres-repetes           above 100 M€ with a run of six or more identical digits: DAJ's rules
+    chiffres-repetes           above 100 M€ with a run of six or more identical digits, zeros aside (a round
+                               amount is not a typo): DAJ's rules
     egal-a-la-duree            equal to the duration in months: the peers' quality indicator 13
     par-mois-invraisemblable   under 100 € per month of duration: the peers' quality indicator 13
 (../shared/docs/peers.md §3.1 and §3.3). It is null when there is no amount: such a row adds nothing to a sum.
@@ -31,20 +32,24 @@ from decp_pipeline.pipeline.anomalies import siret_is_valid
 
 REASONS = ("au-dessus-du-plafond", "un-euro-ou-moins", "suite-123456789", "chiffres-repetes", "egal-a-la-duree",
            "par-mois-invraisemblable")  # fmt: skip
-REPEATED = r"(0{6}|1{6}|2{6}|3{6}|4{6}|5{6}|6{6}|7{6}|8{6}|9{6})"  # RE2 has no back-references
+# Six identical digits but zeros (150,000,000 is a round amount, not a typo): RE2 has no back-references.
+REPEATED = r"(1{6}|2{6}|3{6}|4{6}|5{6}|6{6}|7{6}|8{6}|9{6})"
 # The identifier types as published, in their known variants (DAJ's rules: FRW… → FRWF, HORS_UE → HORS-UE,
 # TVA-intracommunautaire → TVA), upper-cased and trimmed first.
 IDENTIFIER_TYPES = {"SIRET": "SIRET", "SIREN": "SIREN", "TVA": "TVA", "TVA-INTRACOMMUNAUTAIRE": "TVA",
-                    "TVA_INTRACOMMUNAUTAIRE": "TVA", "HORS-UE": "HORS-UE", "HORS_UE": "HORS-UE", "HORSUE": "HORS-UE",
-                    "FRWF": "FRWF", "FRW": "FRWF", "UE": "UE"}  # fmt: skip
+                    "TVA_INTRACOMMUNAUTAIRE": "TVA", "TVA INTRACOMMUNAUTAIRE": "TVA", "HORS-UE": "HORS-UE",
+                    "HORS_UE": "HORS-UE", "HORSUE": "HORS-UE", "HORS UE": "HORS-UE", "FRWF": "FRWF", "FRW": "FRWF",
+                    "UE": "UE"}  # fmt: skip
 
 
 def amount_reliability(rows: pa.Table, amount: str, max_amount: float) -> tuple[pa.Array, pa.Array]:
     """`montant_fiable` and `montant_fiable_raison` of a batch of marchés or concessions."""
     value = pc.cast(rows[amount], pa.float64())
+    value = pc.if_else(pc.is_nan(value), pa.scalar(None, pa.float64()), value)  # NaN: no amount
     duration = pc.cast(rows["dureeMois"], pa.float64())
     # The digits of the whole euros (clipped: far above any ceiling, and an int64 must hold them).
-    digits = pc.cast(pc.cast(pc.floor(pc.min_element_wise(value, 9e18)), pa.int64()), pa.string())
+    clipped = pc.max_element_wise(pc.min_element_wise(value, 9e18), -9e18)
+    digits = pc.cast(pc.cast(pc.floor(clipped), pa.int64()), pa.string())
     tests = [
         pc.greater(value, max_amount),
         pc.less_equal(value, 1.0),

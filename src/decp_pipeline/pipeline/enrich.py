@@ -22,6 +22,7 @@ the notification date, over every row (rejected records included).
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -72,14 +73,15 @@ def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int
     """Enrich the tables of the release being written in `folder`; the counts per source for report.json."""
     import duckdb  # noqa: PLC0415 - only builds load it (50 ms)
 
-    db = duckdb.connect()
-    db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    spill = folder / ".duckdb-tmp"  # in the release being written, never the current folder; removed after
+    db = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
     db.execute("SET preserve_insertion_order = true")
     for name, columns in REFERENCE_COLUMNS.items():
         view = name.replace("-", "_")
         path = references.get(name)
-        if path is not None:
-            db.execute(f"CREATE VIEW {view} AS SELECT * FROM read_parquet('{_quoted(path)}')")
+        if path is not None:  # one row per key: a stock with history (several rows per SIRET) multiplies nothing
+            db.execute(f"""CREATE VIEW {view} AS SELECT * FROM read_parquet('{_quoted(path)}')
+                           QUALIFY row_number() OVER (PARTITION BY {columns[0]} ORDER BY {_latest(name)}) = 1""")
         else:
             db.execute(f"CREATE TABLE {view} AS SELECT " + ", ".join(f"NULL::VARCHAR AS {c}" for c in columns)
                        + " WHERE false")  # fmt: skip
@@ -87,10 +89,16 @@ def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int
     _replace(db, folder, "marches", _marches_sql(folder, "cpv" in references))
     _replace(db, folder, "concessions", _concessions_sql(folder))
     _replace(db, folder, "titulaires", _holders_sql(folder))
-    counts = _counts(db)
+    counts = _counts(db) if "sirene-etablissements" in references else {}  # nothing to count without SIRENE
     _describe(folder)
     db.close()
+    shutil.rmtree(spill, ignore_errors=True)
     return counts
+
+
+def _latest(name: str) -> str:
+    """Which row of a key a reference keeps: the latest period of a SIRENE stock, else any."""
+    return "date_debut DESC NULLS LAST" if name.startswith("sirene") else "1"
 
 
 def _quoted(path: Path) -> str:
@@ -103,12 +111,16 @@ def _buyers(db: Any, folder: Path) -> None:
     for table, prefix, day in (("marches", "acheteur", "dateNotification"),
                                ("concessions", "autoriteConcedante", "dateSignature")):  # fmt: skip
         path = folder / f"{table}.parquet"
-        parts.append(f"SELECT uid, source, {prefix}_id AS siret, {day} AS day FROM read_parquet('{_quoted(path)}')")
+        parts.append(
+            f"SELECT uid, source, replace({prefix}_id, ' ', '') AS siret, {day} AS day "
+            f"FROM read_parquet('{_quoted(path)}')"
+        )
     db.execute(f"""
         CREATE TABLE buyers AS
         SELECT b.uid, b.source, b.siret, b.day, e.siret AS found, u.denomination, u.categorie_juridique,
                e.code_commune, c.code_departement, c.code_region,
-               (e.etat = 'F' AND TRY_CAST(e.date_debut AS DATE) <= b.day) AS closed
+               CASE WHEN e.siret IS NULL THEN NULL WHEN e.etat IS DISTINCT FROM 'F' THEN false
+                    ELSE TRY_CAST(e.date_debut AS DATE) <= b.day END AS closed
         FROM ({" UNION ALL ".join(parts)}) b
         LEFT JOIN sirene_etablissements e ON e.siret = b.siret
         LEFT JOIN sirene_unites_legales u ON u.siren = substr(b.siret, 1, 9)
@@ -121,7 +133,7 @@ def _buyer_columns(prefix: str) -> str:
         CASE WHEN b.denomination IS DISTINCT FROM t.{prefix}_nom THEN b.denomination END AS {prefix}_nom_sirene,
         b.categorie_juridique AS {prefix}_categorie_juridique, b.code_commune AS {prefix}_commune,
         b.code_departement AS {prefix}_departement, b.code_region AS {prefix}_region,
-        CASE WHEN b.found IS NOT NULL THEN coalesce(b.closed, false) END AS {prefix}_ferme_a_la_notification"""
+        b.closed AS {prefix}_ferme_a_la_notification"""
 
 
 def _marches_sql(folder: Path, with_cpv: bool) -> str:

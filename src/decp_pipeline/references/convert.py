@@ -66,7 +66,7 @@ def normalize(name: str, source: Path, folder: Path) -> Converted:
     stamp = _read_stamp(stamp_path) if target.is_file() else None
     mine = {"input": str(source.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "version": VERSION}
     if stamp is not None and stamp.get("version") == VERSION:
-        if all(stamp.get(k) == mine[k] for k in ("size", "mtime_ns")):
+        if all(stamp.get(k) == mine[k] for k in ("input", "size", "mtime_ns")):  # another file: its sha1 tells
             return Converted(target, int(stamp.get("rows", 0)), True, time.monotonic() - started)
         mine["sha1"] = sha1_of(source)
         if stamp.get("sha1") == mine["sha1"]:  # the same bytes, touched or copied again
