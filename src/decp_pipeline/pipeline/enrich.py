@@ -75,13 +75,16 @@ def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int
 
     spill = folder / ".duckdb-tmp"  # in the release being written, never the current folder; removed after
     db = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
-    db.execute("SET preserve_insertion_order = true")
+    db.execute("SET preserve_insertion_order = false")  # the queries say their order
+    _wanted(db, folder)
     for name, columns in REFERENCE_COLUMNS.items():
         view = name.replace("-", "_")
         path = references.get(name)
-        if path is not None:  # one row per key: a stock with history (several rows per SIRET) multiplies nothing
-            db.execute(f"""CREATE VIEW {view} AS SELECT * FROM read_parquet('{_quoted(path)}')
-                           QUALIFY row_number() OVER (PARTITION BY {columns[0]} ORDER BY {_latest(name)}) = 1""")
+        if path is not None:  # the rows of the keys the tables name, one per key (a stock with history: the latest)
+            key = columns[0]
+            wanted = f"WHERE {key} IN (SELECT {key} FROM wanted_{key})" if key in ("siret", "siren") else ""
+            db.execute(f"""CREATE TABLE {view} AS SELECT * FROM read_parquet('{_quoted(path)}') {wanted}
+                           QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {_latest(name)}) = 1""")
         else:
             db.execute(f"CREATE TABLE {view} AS SELECT " + ", ".join(f"NULL::VARCHAR AS {c}" for c in columns)
                        + " WHERE false")  # fmt: skip
@@ -94,6 +97,23 @@ def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int
     db.close()
     shutil.rmtree(spill, ignore_errors=True)
     return counts
+
+
+def _wanted(db: Any, folder: Path) -> None:
+    """The SIRETs and SIRENs the tables name (buyers and holders): the stocks are read for them only, so that
+    the 40 million establishments are filtered by a semi-join before any sort."""
+    ids = []
+    for table, column in (("marches", "acheteur_id"), ("concessions", "autoriteConcedante_id"),
+                          ("titulaires", "titulaire_id")):  # fmt: skip
+        ids.append(
+            f"SELECT replace({column}, ' ', '') AS id FROM read_parquet('{_quoted(folder / f'{table}.parquet')}')"
+        )
+    db.execute(f"CREATE TABLE wanted_siret AS SELECT DISTINCT id AS siret FROM ({' UNION ALL '.join(ids)}) "
+               "WHERE length(id) = 14")  # fmt: skip
+    db.execute(
+        "CREATE TABLE wanted_siren AS SELECT DISTINCT substr(siret, 1, 9) AS siren FROM wanted_siret UNION "
+        f"SELECT siren FROM read_parquet('{_quoted(folder / 'titulaires.parquet')}') WHERE siren IS NOT NULL"
+    )
 
 
 def _latest(name: str) -> str:
@@ -139,7 +159,7 @@ def _buyer_columns(prefix: str) -> str:
 def _marches_sql(folder: Path, with_cpv: bool) -> str:
     known = "cpv.code8 IS NOT NULL" if with_cpv else "NULL::BOOLEAN"
     return f"""
-        SELECT t.*, {_buyer_columns("acheteur")}, cpv.libelle AS cpv_libelle,
+        SELECT t.file_row_number, {_buyer_columns("acheteur")}, cpv.libelle AS cpv_libelle,
                CASE WHEN t.codeCPV IS NULL THEN NULL ELSE {known} END AS cpv_connu
         FROM read_parquet('{_quoted(folder / "marches.parquet")}', file_row_number = true) t
         LEFT JOIN buyers b ON b.uid = t.uid
@@ -149,7 +169,7 @@ def _marches_sql(folder: Path, with_cpv: bool) -> str:
 
 def _concessions_sql(folder: Path) -> str:
     return f"""
-        SELECT t.*, {_buyer_columns("autoriteConcedante")}
+        SELECT t.file_row_number, {_buyer_columns("autoriteConcedante")}
         FROM read_parquet('{_quoted(folder / "concessions.parquet")}', file_row_number = true) t
         LEFT JOIN buyers b ON b.uid = t.uid
         ORDER BY t.file_row_number"""
@@ -157,11 +177,12 @@ def _concessions_sql(folder: Path) -> str:
 
 def _holders_sql(folder: Path) -> str:
     siret = "CASE WHEN t.identifiant_type = 'SIRET' AND t.identifiant_valide THEN replace(t.titulaire_id, ' ', '') END"
-
+    added = ", ".join(name for name, _, _ in ADDED["titulaires"])
     return f"""
         CREATE OR REPLACE TABLE holders AS
-        SELECT t.*, b.source AS _source, b.day AS _day, e.siret AS _found,
-               (e.etat = 'F' AND TRY_CAST(e.date_debut AS DATE) <= b.day) AS _closed,
+        SELECT t.file_row_number, t.identifiant_type, t.titulaire_id, b.source AS _source, e.siret AS _found,
+               CASE WHEN e.siret IS NULL THEN NULL WHEN e.etat IS DISTINCT FROM 'F' THEN false
+                    ELSE TRY_CAST(e.date_debut AS DATE) <= b.day END AS _closed,
                u.denomination AS titulaire_nom_sirene, u.categorie_entreprise AS titulaire_categorie_entreprise,
                coalesce(e.tranche_effectifs, u.tranche_effectifs) AS titulaire_tranche_effectifs,
                e.naf AS titulaire_naf, e.code_commune AS titulaire_commune,
@@ -175,26 +196,52 @@ def _holders_sql(folder: Path) -> str:
         LEFT JOIN buyers b ON b.uid = t.uid
         LEFT JOIN sirene_etablissements e ON e.siret = {siret}
         LEFT JOIN sirene_unites_legales u ON u.siren = t.siren
-        LEFT JOIN cog_communes c ON c.code_commune = e.code_commune
-        ORDER BY t.file_row_number;
-        SELECT * EXCLUDE (_source, _day, _found, _closed) FROM holders ORDER BY file_row_number"""
+        LEFT JOIN cog_communes c ON c.code_commune = e.code_commune;
+        SELECT file_row_number, {added} FROM holders ORDER BY file_row_number"""
 
 
 def _replace(db: Any, folder: Path, table: str, sql: str) -> None:
-    """The table `folder/TABLE.{csv,parquet}` replaced by the query's result (without its row number)."""
+    """The table `folder/TABLE.{csv,parquet}` with the query's columns appended. The query gives only them,
+    with the row number, in row order (a narrow sort); the table's own columns are streamed from its Parquet
+    file beside them, so that no wide row goes through DuckDB."""
     *setup, query = [part for part in sql.split(";") if part.strip()]
     for statement in setup:
         db.execute(statement)
-    result = db.sql(f"SELECT * EXCLUDE (file_row_number) FROM ({query})").to_arrow_reader(BATCH_ROWS * 4)
-    schema = result.schema
+    added = db.sql(query).to_arrow_reader(BATCH_ROWS * 4)
+    source = pq.ParquetFile(folder / f"{table}.parquet")
+    names = [name for name in added.schema.names if name != "file_row_number"]
+    schema = pa.schema([*source.schema_arrow, *(added.schema.field(name) for name in names)])
     parquet, csv = folder / f".{table}.enriched.parquet", folder / f".{table}.enriched.csv"
+    pending = _Rows(added)
     with pq.ParquetWriter(parquet, schema, compression="zstd") as out_parquet, \
             pa_csv.CSVWriter(csv, schema) as out_csv:  # fmt: skip
-        for batch in result:
-            out_parquet.write_batch(batch)
-            out_csv.write_batch(batch)
+        for batch in source.iter_batches(BATCH_ROWS * 4):
+            extra = pending.take(batch.num_rows)
+            columns = [*batch.columns, *(extra.column(n).combine_chunks() for n in names)]
+            joined = pa.RecordBatch.from_arrays(columns, schema=schema)
+            out_parquet.write_batch(joined)
+            out_csv.write_batch(joined)
     parquet.replace(folder / f"{table}.parquet")
     csv.replace(folder / f"{table}.csv")
+
+
+class _Rows:
+    """The next rows of a stream of record batches, as many as asked, whatever its batches' sizes."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.reader = reader
+        self.buffer: pa.Table | None = None
+
+    def take(self, count: int) -> pa.Table:
+        parts = [self.buffer] if self.buffer is not None else []
+        have = self.buffer.num_rows if self.buffer is not None else 0
+        while have < count:
+            batch = self.reader.read_next_batch()  # StopIteration: fewer rows than the table, never expected
+            parts.append(pa.Table.from_batches([batch]))
+            have += batch.num_rows
+        rows = pa.concat_tables(parts).combine_chunks()
+        self.buffer = rows.slice(count)
+        return rows.slice(0, count)
 
 
 def _counts(db: Any) -> dict[str, dict[str, int]]:
