@@ -97,7 +97,8 @@ def assemble(
         if shrinks:
             assembly.warnings.append(shrinks + "; published anyway (--force)")
         _rename(temporary, working)
-        assembly.enrichment = enrich(working, references or {})
+        if references:  # else the enriched columns stay as written: empty
+            assembly.enrichment = enrich(working, references)
         _write_coverage(working, assembly, run.today, releases.current())
         lineage.write_index(working, plan.published, stages)
         lineage.write_duplicates(working, plan.dropped)

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from decp_pipeline.pipeline.anomalies import siret_is_valid
+from decp_pipeline.pipeline.tables import ENRICHED
 
 REASONS = ("au-dessus-du-plafond", "un-euro-ou-moins", "suite-123456789", "chiffres-repetes", "egal-a-la-duree",
            "par-mois-invraisemblable")  # fmt: skip
@@ -114,7 +115,23 @@ def _luhn9(siren: str) -> bool:
 
 
 def finish_table(name: str, today: datetime.date, max_amount: float) -> Callable[[pa.Table], pa.Table] | None:
-    """The function that adds a table's derived columns (DERIVED in tables.py) to a batch of its rows."""
+    """The function that adds a table's derived columns (DERIVED in tables.py) to a batch of its rows, and its
+    enriched ones, empty (pipeline/enrich.py fills them when the references are there)."""
+    derive = _derive(name, today, max_amount)
+    empty = ENRICHED.get(name, [])
+    if derive is None or not empty:
+        return derive
+
+    def finish(rows: pa.Table) -> pa.Table:
+        rows = derive(rows)
+        for column, kind, _ in empty:
+            rows = rows.append_column(column, pa.nulls(rows.num_rows, kind))
+        return rows
+
+    return finish
+
+
+def _derive(name: str, today: datetime.date, max_amount: float) -> Callable[[pa.Table], pa.Table] | None:
     if name in ("marches", "concessions"):
         amount, start = (
             ("montant", "dateNotification") if name == "marches" else ("valeurGlobale", "dateDebutExecution")

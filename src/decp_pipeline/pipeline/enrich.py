@@ -21,7 +21,6 @@ the notification date, over every row (rejected records included).
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from decp_pipeline.pipeline.tables import BATCH_ROWS, BOOLEAN, FRICTIONLESS_TYPES, TEXT
+from decp_pipeline.pipeline.tables import BATCH_ROWS, ENRICHED
 
 MEMORY_LIMIT = "1GB"  # DuckDB's; it spills to a temporary folder beyond
 # The normalized columns each reference has (references/shapes.py), for an empty stand-in when it is missing.
@@ -42,31 +41,7 @@ REFERENCE_COLUMNS = {
     "cog-communes": ("code_commune", "nom", "code_departement", "code_region"),
     "cpv": ("code8", "code", "libelle"),
 }  # fmt: skip
-BUYER = [
-    ("nom_sirene", TEXT, "name in the SIRENE register (the unité légale's), when the record's differs or lacks"),
-    ("categorie_juridique", TEXT, "legal category (SIRENE, catégorie juridique)"),
-    ("commune", TEXT, "commune code of the establishment (SIRENE, COG)"),
-    ("departement", TEXT, "département code (COG)"),
-    ("region", TEXT, "région code (COG)"),
-    ("ferme_a_la_notification", BOOLEAN, "the establishment was closed at the notification date (SIRENE)"),
-]
-ADDED: dict[str, list[tuple[str, pa.DataType, str]]] = {
-    "marches": [*[(f"acheteur_{n}", t, f"buyer: {d}") for n, t, d in BUYER],
-                ("cpv_libelle", TEXT, "label of the CPV code (CPV 2008 nomenclature)"),
-                ("cpv_connu", BOOLEAN, "the CPV code is in the nomenclature (null without it)")],
-    "concessions": [(f"autoriteConcedante_{n}", t, f"granting authority: {d}") for n, t, d in BUYER],
-    "titulaires": [
-        ("titulaire_nom_sirene", TEXT, "name in the SIRENE register (unité légale)"),
-        ("titulaire_categorie_entreprise", TEXT, "company category (PME, ETI, GE: SIRENE)"),
-        ("titulaire_tranche_effectifs", TEXT, "headcount band (SIRENE code)"),
-        ("titulaire_naf", TEXT, "NAF activity of the establishment (SIRENE)"),
-        ("titulaire_commune", TEXT, "commune code of the establishment (SIRENE)"),
-        ("titulaire_departement", TEXT, "département code (COG)"),
-        ("titulaire_region", TEXT, "région code (COG)"),
-        ("titulaire_pays", TEXT, "country: FR for a SIRET or SIREN, the prefix of a TVA number, else null"),
-        ("fournisseur_local", BOOLEAN, "the holder's département is the buyer's"),
-    ],
-}  # fmt: skip
+ADDED = ENRICHED  # the columns each table gains (tables.py, where every published column is declared)
 
 
 def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int]]:
@@ -93,7 +68,6 @@ def enrich(folder: Path, references: dict[str, Path]) -> dict[str, dict[str, int
     _replace(db, folder, "concessions", _concessions_sql(folder))
     _replace(db, folder, "titulaires", _holders_sql(folder))
     counts = _counts(db) if "sirene-etablissements" in references else {}  # nothing to count without SIRENE
-    _describe(folder)
     db.close()
     shutil.rmtree(spill, ignore_errors=True)
     return counts
@@ -210,14 +184,15 @@ def _replace(db: Any, folder: Path, table: str, sql: str) -> None:
     added = db.sql(query).to_arrow_reader(BATCH_ROWS * 4)
     source = pq.ParquetFile(folder / f"{table}.parquet")
     names = [name for name in added.schema.names if name != "file_row_number"]
-    schema = pa.schema([*source.schema_arrow, *(added.schema.field(name) for name in names)])
+    kept = [field for field in source.schema_arrow if field.name not in names]  # the written empty columns go
+    schema = pa.schema([*kept, *(source.schema_arrow.field(name) for name in names)])
     parquet, csv = folder / f".{table}.enriched.parquet", folder / f".{table}.enriched.csv"
     pending = _Rows(added)
     with pq.ParquetWriter(parquet, schema, compression="zstd") as out_parquet, \
             pa_csv.CSVWriter(csv, schema) as out_csv:  # fmt: skip
-        for batch in source.iter_batches(BATCH_ROWS * 4):
+        for batch in source.iter_batches(BATCH_ROWS * 4, columns=[field.name for field in kept]):
             extra = pending.take(batch.num_rows)
-            columns = [*batch.columns, *(extra.column(n).combine_chunks() for n in names)]
+            columns = [*batch.columns, *(extra.column(n).combine_chunks().cast(schema.field(n).type) for n in names)]
             joined = pa.RecordBatch.from_arrays(columns, schema=schema)
             out_parquet.write_batch(joined)
             out_csv.write_batch(joined)
@@ -255,15 +230,3 @@ def _counts(db: Any) -> dict[str, dict[str, int]]:
         SELECT source, count(found), count(*) - count(found), count(*) FILTER (WHERE closed)
         FROM sirets GROUP BY source ORDER BY source""").fetchall()
     return {source: {"matched": m, "not_found": n, "closed": c} for source, m, n, c in rows}
-
-
-def _describe(folder: Path) -> None:
-    """datapackage.json: the added columns of each enriched table, in both formats."""
-    path = folder / "datapackage.json"
-    package = json.loads(path.read_text(encoding="utf-8"))
-    for resource in package["resources"]:
-        table = resource["name"].rpartition("-")[0]
-        if table in ADDED:
-            added = [{"name": n, "type": FRICTIONLESS_TYPES[t], "description": d} for n, t, d in ADDED[table]]
-            resource["schema"] = {**resource["schema"], "fields": [*resource["schema"]["fields"], *added]}
-    path.write_text(json.dumps(package, ensure_ascii=False, indent=2) + "\n", "utf-8")

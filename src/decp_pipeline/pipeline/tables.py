@@ -160,9 +160,38 @@ DERIVED: dict[str, list[tuple[str, pa.DataType, str]]] = {
 }
 
 
+# Columns filled from the reference data (pipeline/enrich.py), empty without it: written empty with the table,
+# replaced when the references are there.
+_BUYER_ENRICHED = [
+    ("nom_sirene", TEXT, "name in the SIRENE register (the unité légale's), when the record's differs or lacks"),
+    ("categorie_juridique", TEXT, "legal category (SIRENE, catégorie juridique)"),
+    ("commune", TEXT, "commune code of the establishment (SIRENE, COG)"),
+    ("departement", TEXT, "département code (COG)"),
+    ("region", TEXT, "région code (COG)"),
+    ("ferme_a_la_notification", BOOLEAN, "the establishment was closed at the notification date (SIRENE)"),
+]
+ENRICHED: dict[str, list[tuple[str, pa.DataType, str]]] = {
+    "marches": [*[(f"acheteur_{n}", t, f"buyer: {d}") for n, t, d in _BUYER_ENRICHED],
+                ("cpv_libelle", TEXT, "label of the CPV code (CPV 2008 nomenclature)"),
+                ("cpv_connu", BOOLEAN, "the CPV code is in the nomenclature (null without it)")],
+    "concessions": [(f"autoriteConcedante_{n}", t, f"granting authority: {d}") for n, t, d in _BUYER_ENRICHED],
+    "titulaires": [
+        ("titulaire_nom_sirene", TEXT, "name in the SIRENE register (unité légale)"),
+        ("titulaire_categorie_entreprise", TEXT, "company category (PME, ETI, GE: SIRENE)"),
+        ("titulaire_tranche_effectifs", TEXT, "headcount band (SIRENE code)"),
+        ("titulaire_naf", TEXT, "NAF activity of the establishment (SIRENE)"),
+        ("titulaire_commune", TEXT, "commune code of the establishment (SIRENE)"),
+        ("titulaire_departement", TEXT, "département code (COG)"),
+        ("titulaire_region", TEXT, "région code (COG)"),
+        ("titulaire_pays", TEXT, "country: FR for a SIRET or SIREN, the prefix of a TVA number, else null"),
+        ("fournisseur_local", BOOLEAN, "the holder's département is the buyer's"),
+    ],
+}  # fmt: skip
+
+
 def published_columns(name: str) -> list[tuple[str, pa.DataType, str]]:
-    """A table's columns as published: those of its cached fragments, then the derived ones."""
-    return [*TABLES[name], *DERIVED.get(name, [])]
+    """A table's columns as published: those of its cached fragments, the derived ones, the enriched ones."""
+    return [*TABLES[name], *DERIVED.get(name, []), *ENRICHED.get(name, [])]
 
 
 FRICTIONLESS_TYPES = {TEXT: "string", NUMBER: "number", INTEGER: "integer", BOOLEAN: "boolean", DATE: "date"}
