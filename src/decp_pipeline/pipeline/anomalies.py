@@ -42,14 +42,15 @@ def siret_is_valid(siret: str) -> bool:
     python-stdnum's `fr.siret.is_valid` (a test compares them on every real SIRET), 20 times faster."""
     if len(siret) != 14 or not siret.isdigit():
         return False
-    if not _luhn(siret[:9]):
+    if not luhn(siret[:9]):
         return False
     if siret[:9] == "356000000" and siret != "35600000000048":  # La Poste's establishments, its head office aside:
         return sum(map(int, siret)) % 5 == 0  # their rule only, as stdnum (a review found Luhn accepted beside it)
-    return _luhn(siret)
+    return luhn(siret)
 
 
-def _luhn(digits: str) -> bool:
+def luhn(digits: str) -> bool:
+    """The Luhn check of a string of digits (SIREN, SIRET)."""
     total = 0
     for position, char in enumerate(reversed(digits)):
         value = ord(char) - 48

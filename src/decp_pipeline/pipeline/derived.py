@@ -28,7 +28,7 @@ from collections.abc import Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from decp_pipeline.pipeline.anomalies import siret_is_valid
+from decp_pipeline.pipeline.anomalies import luhn, siret_is_valid
 from decp_pipeline.pipeline.tables import ENRICHED
 
 REASONS = ("au-dessus-du-plafond", "un-euro-ou-moins", "suite-123456789", "chiffres-repetes", "egal-a-la-duree",
@@ -99,19 +99,11 @@ def identifiers(rows: pa.Table) -> tuple[pa.Array, pa.Array, pa.Array]:
         if kind == "SIRET" and text is not None:
             valid.append(siret_is_valid(text))
         elif kind == "SIREN" and text is not None:
-            valid.append(len(text) == 9 and text.isdigit() and _luhn9(text))
+            valid.append(len(text) == 9 and text.isdigit() and luhn(text))
         else:
             valid.append(None)
     siren = [v.replace(" ", "")[:9] if ok and isinstance(v, str) else None for v, ok in zip(ids, valid, strict=True)]
     return pa.array(kinds, pa.string()), pa.array(valid, pa.bool_()), pa.array(siren, pa.string())
-
-
-def _luhn9(siren: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(siren)):
-        value = (ord(char) - 48) * (2 if position % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 def finish_table(name: str, today: datetime.date, max_amount: float) -> Callable[[pa.Table], pa.Table] | None:
