@@ -22,6 +22,7 @@ to tens of thousands (a Pareto law). Known rates are injected and counted:
 from __future__ import annotations
 
 import argparse
+import bisect
 import copy
 import json
 import random
@@ -91,9 +92,42 @@ def file_sizes(total: int, files: int, rng: random.Random) -> list[int]:
     return sizes
 
 
+class Buyers:
+    """`--buyers N`: each contract's buyer drawn among N synthetic SIRETs (valid, Luhn) by a Zipf law, as real
+    buyers' sizes are (a few cities and ministries publish thousands, most buyers a handful): the report's buyer
+    pages at national scale (about 27,000 buyers; the templates alone hold a few hundred)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        total, self.cumulative = 0.0, []
+        for rank in range(1, count + 1):
+            total += 1 / rank
+            self.cumulative.append(total)
+
+    def assign(self, record: dict[str, Any], rng: random.Random) -> None:
+        index = bisect.bisect_left(self.cumulative, rng.random() * self.cumulative[-1])
+        body = f"2{index:08d}0001"
+        check = next(d for d in range(10) if luhn(body + str(d)))
+        key = "autoriteConcedante" if kind_of(record) == "contrat-concession" else "acheteur"
+        record[key] = {**(record.get(key) or {}), "id": body + str(check)}
+        if "nom" in record[key]:  # format 1.x names its buyer
+            record[key]["nom"] = f"ACHETEUR SYNTHETIQUE {index + 1:05d}"
+
+
+def luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
 class Contract:
-    def __init__(self, template: dict[str, Any], number: int, version: str, rng: random.Random) -> None:
+    def __init__(self, template: dict[str, Any], number: int, version: str, rng: random.Random,
+                 buyers: Buyers | None = None) -> None:  # fmt: skip
         record = copy.deepcopy(template)
+        if buyers is not None:
+            buyers.assign(record, rng)
         if version == "1.5":  # 1.x ids end with the number of modifications
             record["id"] = f"G{number:09d}{len(record.get('modifications') or []):02d}"
         else:
@@ -138,10 +172,11 @@ def write_file(path: Path, records: list[dict[str, Any]], syntax: str, version: 
         path.write_bytes(orjson.dumps({"marches": records}))
 
 
-def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[str, Any]:
+def generate(contracts: int, files: int, out: Path, seed: int = 2026, buyers: int = 0) -> dict[str, Any]:
     """The corpus in `out`, and what the build must count of it (`expected.json`). The random draws are made
     in a fixed order: one seed gives the same corpus, byte for byte."""
     rng = random.Random(seed)
+    spread = Buyers(buyers) if buyers else None
     out.mkdir(parents=True, exist_ok=True)
     expected: dict[str, Any] = {"contracts": contracts, "files": files, "sources": {}}
     number = 0
@@ -152,7 +187,8 @@ def generate(contracts: int, files: int, out: Path, seed: int = 2026) -> dict[st
             syntax, paths = SOURCES_1X[source]
             version, templates = "1.5", valid_templates(paths, "1.5")
         count = int(contracts * share)
-        records = [Contract(rng.choice(templates), number + n, version, rng).record for n in range(1, count + 1)]
+        records = [Contract(rng.choice(templates), number + n, version, rng, spread).record
+                   for n in range(1, count + 1)]  # fmt: skip
         number += count
         invalid = set(rng.sample(range(count), int(count * INVALID)))
         for index in invalid:
@@ -210,8 +246,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "corpus")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--buyers", type=int, default=0, help="spread the contracts over N synthetic buyers")
     args = parser.parse_args()
-    expected = generate(args.contracts, args.files, args.out, args.seed)
+    expected = generate(args.contracts, args.files, args.out, args.seed, args.buyers)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"{args.out}: {args.contracts:,} contracts, {sum(s['files'] for s in expected['sources'].values())} files, "
           f"{size / 1e6:,.0f} MB")  # fmt: skip

@@ -142,12 +142,19 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     parser.add_argument("--sources", help="only these sources of the corpus (comma-separated), e.g. the XML ones")
+    parser.add_argument(
+        "--buyers",
+        type=int,
+        default=0,
+        help="spread the contracts over N synthetic buyers (generate.py; national: 27000)",
+    )
     args = parser.parse_args()
-    corpus = args.work / f"corpus-{args.contracts}-{args.files}"
+    corpus = args.work / (f"corpus-{args.contracts}-{args.files}" + (f"-{args.buyers}" if args.buyers else ""))
     if not (corpus / "expected.json").is_file():
         print(f"generating {corpus} ...", flush=True)
         subprocess.run([str(PYTHON), str(ROOT / "bench" / "generate.py"), "--contracts", str(args.contracts),
-                        "--files", str(args.files), "--out", str(corpus)], check=True)  # fmt: skip
+                        "--files", str(args.files), "--out", str(corpus), "--buyers", str(args.buyers)],
+                       check=True)  # fmt: skip
     expected = json.loads((corpus / "expected.json").read_text())
     if args.sources:
         wanted = args.sources.split(",")
@@ -164,6 +171,7 @@ def main() -> None:
     results = {
         "machine": machine(),
         "contracts": args.contracts,
+        "buyers": args.buyers or "the templates'",
         "records": records,
         "files": files,
         "sources": list(expected["sources"]),
@@ -180,6 +188,7 @@ def main() -> None:
         "full_over_floor": round(full / rows[0][1], 2),
         "floor_runs_seconds": [round(seconds, 2) for seconds in floors],
         "python_pass_over_floor": round(rows[4][1] / rows[0][1], 2),
+        "report_over_full": round(rows[5][1] / full, 3),
         "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
         "counts_match": not mismatches,
         "mismatches": mismatches,
@@ -219,7 +228,36 @@ def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], 
         changed.write_bytes(original)
     rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
     rows.append(("e. minimal Python pass", *python_pass))
+    rows.append(("f. HTML report of b", *report_alone(out, work)))
     return rows, floors, passes, passed, out
+
+
+REPORT = """
+import json, sys
+from pathlib import Path
+from decp_pipeline.report.write import write_report
+folder = Path(sys.argv[1])
+print(json.dumps(write_report(folder, json.loads((folder / "report.json").read_text()), sys.argv[2])))
+"""
+
+
+def report_alone(out: Path, work: Path) -> tuple[float, float, int]:
+    """The HTML report (report/write.py) written again from the current release's tables, alone, in a copy of
+    them (hard links): its share of the build it is part of (step b also wrote it)."""
+    copy = work / "report-alone"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    current = (out / "current").resolve()
+    for name in ("marches.parquet", "concessions.parquet", "titulaires.parquet", "rejected.jsonl", "report.json"):
+        os.link(current / name, copy / name)
+    shutil.copy(current / "datapackage.json", copy)  # rewritten by the report: not a link into the release
+    today = json.loads((current / "report.json").read_text())["generated_at"][:10]
+    seconds, peak, result = timed([str(PYTHON), "-c", REPORT, str(copy), today])
+    if result.returncode:
+        print(result.stdout, result.stderr)
+    else:
+        print(f"report alone: {result.stdout.strip()}")
+    return seconds, peak, result.returncode
 
 
 def print_table(
@@ -234,6 +272,7 @@ def print_table(
     print(f"full build / parse floor: {full / rows[0][1]:.1f} (floor: best of {runs} s)")
     runs = ", ".join(f"{seconds:.1f}" for seconds in passes)
     print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
+    print(f"HTML report alone / full build: {rows[5][1] / full:.1%} (the build writes it too)")
     print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
 
 

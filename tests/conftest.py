@@ -22,13 +22,17 @@ SHARED_REALDATA = Path(os.environ.get("DECP_REALDATA", Path(__file__).parents[2]
 
 # The files of a release that name it or its time (its build id, generated_at): the others are the same for
 # the same inputs.
-STAMPED = ("report.json", "manifest.json", "delta.json")
+STAMPED = ("report.json", "manifest.json", "delta.json", "report.html")
 
 
 def release_files(out: Path, *, stamped: bool = False) -> dict[str, bytes]:
-    """The files of the current release in `out`, by name (without the stamped ones unless `stamped`)."""
+    """The files of the current release in `out`, by name (without the stamped ones unless `stamped`); those of
+    a folder (acheteurs/) as FOLDER/NAME."""
     current = out / "current"
-    return {p.name: p.read_bytes() for p in sorted(current.iterdir()) if stamped or p.name not in STAMPED}
+    files = {p.name: p for p in sorted(current.iterdir()) if p.is_file() and (stamped or p.name not in STAMPED)}
+    for folder in (p for p in sorted(current.iterdir()) if p.is_dir()):
+        files.update({f"{folder.name}/{p.name}": p for p in sorted(folder.iterdir())})
+    return {name: path.read_bytes() for name, path in files.items()}
 
 
 def force_assembly(out: Path) -> None:

@@ -575,7 +575,9 @@ def test_build_json_is_one_document(tmp_path):
     assert (document["total"]["read"], document["total"]["exported"], document["total"]["duplicates"]) == (157, 108, 1)
     assert document["tables"] == {"marches": 145, "concessions": 11, "titulaires": 167, "actes_sous_traitance": 0,
                                   "listes": 0, "modifications": 12}  # fmt: skip
-    assert sorted(document["files"]) == sorted(p.name for p in (tmp_path / "dist" / "current").iterdir())
+    current = (tmp_path / "dist" / "current").iterdir()
+    assert sorted(document["files"]) == sorted(p.name + ("/" if p.is_dir() else "") for p in current)
+    assert document["report"]["pages"] == len(list((tmp_path / "dist" / "acheteurs").iterdir())) > 0
     assert document["unchanged"] is False
     assert document["sources"]["aife"]["reused"] is False
     again = json.loads(run_cli(*args).stdout)

@@ -86,7 +86,7 @@ def test_a_value_of_another_type_is_made_by_rows_py(tmp_path: Path) -> None:
     record["uid"] = "x"
     contract = Contract(record, "1.5", "marche")
     chunk = columns.Chunk("1.5", "marche")
-    chunk.add(contract, orjson.dumps(record), 1, None, (None, None))
+    chunk.add(contract, orjson.dumps(record), 1, (None, None), (None, None))
     assert columns.tables_of(chunk, "test-source") is None
     result = FileResult(tmp_path, "test-source")
     result.keep(Kept(1, contract, orjson.dumps(record), contract.digest(), Facts.of(contract), [], (None, None)))

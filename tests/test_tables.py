@@ -102,7 +102,8 @@ def test_csv_twins_and_datapackage(samples_build):
     dist, _ = samples_build
     package = json.loads((dist / "datapackage.json").read_text())
     resources = {r["name"]: r for r in package["resources"]}
-    assert set(resources) == {f"{t}-{fmt}" for t in TABLES for fmt in ("csv", "parquet")} | {"coverage", "buyers"}
+    tables = {f"{t}-{fmt}" for t in TABLES for fmt in ("csv", "parquet")}
+    assert set(resources) == tables | {"coverage", "buyers", "acheteurs"}
     for table in TABLES:
         fields = resources[f"{table}-csv"]["schema"]["fields"]
         with open(dist / f"{table}.csv", encoding="utf-8", newline="") as f:

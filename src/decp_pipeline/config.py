@@ -22,6 +22,7 @@ import yaml
 from decp_pipeline.discover.settings import check_discover_settings
 from decp_pipeline.exceptions import ConfigError
 from decp_pipeline.normalize.hooks import HOOKS, named_hooks
+from decp_pipeline.pipeline.outputs import check_output_settings
 from decp_pipeline.publish.settings import check_publish_settings
 from decp_pipeline.yaml_loader import StrictLoader
 
@@ -162,6 +163,7 @@ def parse_config(document: Any, path: str) -> Config:
     problems.extend(_check_release_settings(settings.get("releases")))
     problems.extend(check_publish_settings(settings.get("publish")))
     problems.extend(check_discover_settings(settings.get("discover")))
+    problems.extend(check_output_settings(settings.get("outputs")))
     from decp_pipeline.references.settings import check_reference_settings  # noqa: PLC0415 - it imports this module
 
     problems.extend(check_reference_settings(settings.get("references")))

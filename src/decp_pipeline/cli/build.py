@@ -29,6 +29,7 @@ COLUMNS = ("files", "files_failed", "read", "exported", "rejected", "duplicates"
 RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json", "datapackage.json", "manifest.json",
                  "delta.json", "delta.csv", "duplicates.csv", "index.parquet", "coverage.csv",
                  "buyers.csv")  # fmt: skip
+REPORT_FILES = ("report.html", "acheteurs.csv", "acheteurs/")
 
 
 @click.command("build")
@@ -150,7 +151,12 @@ def summary_document(run: BuildRun, out: str, exit_code: int) -> dict[str, Any]:
         "out": out,
         "exit_code": exit_code,
         "unchanged": assembly.unchanged,
-        "files": [*RELEASE_FILES, *(f"{name}.{ext}" for name in assembly.tables for ext in ("csv", "parquet"))],
+        "files": [
+            *RELEASE_FILES,
+            *(REPORT_FILES if assembly.html else ()),
+            *(f"{name}.{ext}" for name in assembly.tables for ext in ("csv", "parquet")),
+        ],
+        "report": assembly.html or None,  # what the HTML report wrote: pages, bytes, seconds
         "sources": sources,
         "total": assembly.total.to_dict(),
         "tables": assembly.tables,
@@ -181,3 +187,7 @@ def write_summary(run: BuildRun, out: str) -> None:
         f"Release {assembly.release} in {out}/ (current): {', '.join(RELEASE_FILES)}; tables (CSV and Parquet): "
         f"{tables} (marches and concessions: {rejected:,} of their rows are rejected records, valid = false)"
     )
+    if html := assembly.html:
+        click.echo(f"Report: report.html ({html['report_bytes'] / 1e6:,.1f} MB), acheteurs.csv and "
+                   f"{html['pages']:,} buyer pages in acheteurs/ ({html['pages_bytes'] / 1e6:,.1f} MB), "
+                   f"written in {html['seconds']:,.1f} s")  # fmt: skip

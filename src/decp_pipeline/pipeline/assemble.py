@@ -6,6 +6,7 @@
     OUT/rejected.jsonl    one line per record left out of the JSON outputs, with its errors
     OUT/<table>.csv / .parquet, datapackage.json   the tables (pipeline/tables.py)
     OUT/report.json       the accounting: for every source, read = exported + rejected + duplicates
+    OUT/report.html, OUT/acheteurs.csv, OUT/acheteurs/   the report, for people (report/), unless switched off
 
 Sources are read by descending `priority`; one record is kept per contract (pipeline/dedup/) and every other
 copy is a duplicate of the source whose copy is dropped, counted under its rule (pipeline/plan.py). The release
@@ -32,6 +33,7 @@ from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
 from decp_pipeline.pipeline.delta import Delta, compare, write_delta
 from decp_pipeline.pipeline.enrich import enrich
+from decp_pipeline.pipeline.outputs import DEFAULT_OUTPUTS, Outputs
 from decp_pipeline.pipeline.plan import AssemblySource, Plan, make_plan
 from decp_pipeline.pipeline.release import Releases, checkpoint, new_build_id, read_manifest, write_manifest
 from decp_pipeline.pipeline.report import OUTPUT_FILES, Assembly, fingerprint, report, reuse, shrink
@@ -40,6 +42,7 @@ from decp_pipeline.pipeline.tables import TABLES
 from decp_pipeline.pipeline.writers.regulatory import RegulatoryWriter, write_records
 from decp_pipeline.pipeline.writers.tables import TableOutput, finishers, write_table
 from decp_pipeline.progress import Meter, unmetered
+from decp_pipeline.report.write import write_report
 
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
@@ -60,11 +63,13 @@ def assemble(
     meter: Meter = unmetered,
     warnings: Sequence[str] = (),
     references: dict[str, Path] | None = None,
+    outputs: Outputs = DEFAULT_OUTPUTS,
 ) -> Assembly:
     """Write a new release from the stages of `sources` ((id, priority), any order) and make it current.
 
     `warnings`: the build's own (the references left out), first among the assembly's and in report.json.
     `references`: the normalized reference data the tables are enriched from (pipeline/enrich.py).
+    `outputs`: the optional outputs switched on (pipeline/outputs.py): the HTML report (report/).
 
     Nothing is written when the current release was made of the same inputs (`build_fingerprint`) and its files
     match its manifest (sizes; sha256 too with `verify`); a damaged one is rebuilt, with a warning. Raises
@@ -77,7 +82,7 @@ def assemble(
     by_priority = sorted(sources, key=lambda s: (-s[1], s[0]))
     stages = [AssemblySource(s, p, files) for s, p in by_priority if (files := load_manifest(data_dir, s)) is not None]
     _check_cached(stages)
-    inputs = fingerprint(stages, run, references)
+    inputs = fingerprint(stages, run, references, outputs.key)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
         reused.warnings[:0] = warnings
@@ -110,6 +115,8 @@ def assemble(
         write_delta(working, delta)
         if document["warnings"] != assembly.warnings:  # the delta's own warning
             document = _write_report(working, assembly)
+        if outputs.report:
+            assembly.html = write_report(working, document, run.today)
         write_manifest(working, assembly.release, document, previous, forced=shrinks)
         releases.commit(working, assembly.release)
     except OSError as e:  # a full disk, a file in the way: the current release stays as it was

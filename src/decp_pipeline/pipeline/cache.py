@@ -88,7 +88,7 @@ class FileResult:
         if chunk is None or not chunk.takes(contract) or len(chunk.lines) >= CHUNK:
             self._flush_chunk()
             chunk = self.chunk = Chunk(contract.version, contract.kind)
-        chunk.add(contract, kept.line, kept.position, " ".join(anomalies) or None, (day, amount))
+        chunk.add(contract, kept.line, kept.position, (" ".join(anomalies) or None, kept.fixes), (day, amount))
 
     def _flush_chunk(self) -> None:
         """The rows of the chunk's records, as columns; or, for a chunk Arrow's reader refuses, record by record."""
@@ -97,11 +97,12 @@ class FileResult:
             return
         tables = tables_of(chunk, self.source)
         if tables is None:
-            for line, position, anomalies, day, amount in zip(chunk.lines, chunk.positions, chunk.anomalies,
-                                                                chunk.days, chunk.amounts, strict=True):  # fmt: skip
+            rows = zip(chunk.lines, chunk.positions, chunk.anomalies, chunk.fixes, chunk.days, chunk.amounts,
+                       strict=True)  # fmt: skip
+            for line, position, anomalies, fixes, day, amount in rows:
                 self.tables.add(Contract(orjson.loads(line), chunk.version, chunk.kind), source=self.source,
                                 valid=True, errors=[], anomalies=anomalies.split() if anomalies else [],
-                                facts=(day, amount), position=position)  # fmt: skip
+                                fixes=fixes, facts=(day, amount), position=position)  # fmt: skip
             return
         for name, table in tables.items():
             self.tables.lanes[True][name].write_table(table)
@@ -117,7 +118,7 @@ class FileResult:
         self.meta.add(rejected.position, False, rejected.version, contract.kind, None, None, contract.uid, None, None,
                       None, None, None, None, None)  # fmt: skip
         self.tables.add(contract, source=self.source, valid=False, errors=rejected.codes,
-                        anomalies=rejected.anomalies, facts=rejected.run_facts,
+                        anomalies=rejected.anomalies, fixes=rejected.fixes, facts=rejected.run_facts,
                         position=rejected.position)  # fmt: skip
 
     def copy(self, position: int, original: int) -> None:

@@ -93,6 +93,7 @@ class Chunk:
     lines: list[bytes] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
     anomalies: list[str | None] = field(default_factory=list)
+    fixes: list[str | None] = field(default_factory=list)
     days: list[str | None] = field(default_factory=list)
     amounts: list[float | None] = field(default_factory=list)
     # The `listes` rows (uid, champ, rang, valeur, position): the order of a record's fields decides theirs,
@@ -102,10 +103,13 @@ class Chunk:
     def takes(self, contract: Contract) -> bool:
         return contract.version == self.version and contract.kind == self.kind
 
-    def add(self, contract: Contract, line: bytes, position: int, anomalies: str | None, facts: RunFacts) -> None:
+    def add(self, contract: Contract, line: bytes, position: int, marks: tuple[str | None, str | None],
+            facts: RunFacts) -> None:  # fmt: skip
+        """`marks`: the record's anomaly codes and fix codes, each joined by ' ' (None: none)."""
         self.lines.append(line)
         self.positions.append(position)
-        self.anomalies.append(anomalies)
+        self.anomalies.append(marks[0])
+        self.fixes.append(marks[1])
         self.days.append(facts[0])
         self.amounts.append(facts[1])
         for name, values in contract.lists.items():
@@ -270,6 +274,7 @@ class _Builder:
         columns |= {
             "uid": self.uid, "source": self.source, "format": self.version, "valid": True,
             "anomalies": self.kept(pa.array(self.chunk.anomalies, TEXT)),
+            "fixes": self.kept(pa.array(self.chunk.fixes, TEXT)),
             f"{buyer_key}_id": self.part(buyer_key, "id"), f"{buyer_key}_nom": self.part(buyer_key, "nom"),
             "lieuExecution_code": self.part("lieuExecution", "code"),
             "lieuExecution_typeCode": self.part("lieuExecution", "typeCode"),

@@ -48,6 +48,7 @@ class Kept:
     facts: Facts
     anomalies: list[str]
     run_facts: tuple[str | None, float | None]
+    fixes: str | None = None  # the codes of the fixes made to it (record_fixes), set by the caller
 
 
 @dataclass(slots=True)
@@ -62,10 +63,21 @@ class Rejected:
     contract: Contract | None
     anomalies: list[str]  # of its table rows (none without a contract)
     run_facts: tuple[str | None, float | None]
+    fixes: str | None = None  # the codes of the fixes made to it (record_fixes), set by the caller
 
     @property
     def codes(self) -> list[str]:
         return [error_code(rule, where) for rule, where, _ in self.errors]
+
+
+# Fixes made to every record of format 1.5, not repairs of what a publisher wrote: left out of a record's codes.
+_EVERY_RECORD = frozenset({UID_SET.code, SOURCE_SET.code})
+
+
+def record_fixes(made: Tally) -> str | None:
+    """The codes of the fixes made to one record, for its table rows (`fixes`): sorted, joined by ' '."""
+    codes = sorted(code for code in made if code not in _EVERY_RECORD)
+    return " ".join(codes) or None
 
 
 def fast_path_enabled() -> bool:

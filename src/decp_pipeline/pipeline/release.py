@@ -196,13 +196,28 @@ def write_manifest(
             for path in sorted(folder.iterdir())
             if path.is_file() and not path.name.startswith(".") and path.name != MANIFEST
         },
-    }
+        # A folder of many small files (acheteurs/: one page per buyer) is one entry: its number of files, their
+        # total size, and the sha256 of the list of their names and sha256.
+        "folders": {path.name: folder_summary(path) for path in sorted(folder.iterdir()) if path.is_dir()
+                    and not path.name.startswith(".")},
+    }  # fmt: skip
     text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
     with open(folder / MANIFEST, "w", encoding="utf-8") as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
     return manifest
+
+
+def folder_summary(folder: Path, *, checksums: bool = True) -> dict[str, Any]:
+    """A folder of a release: its files (count), their total size, and (with `checksums`) one sha256 of the lines
+    `name sha256` of its files in name order."""
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    summary: dict[str, Any] = {"files": len(files), "size": sum(p.stat().st_size for p in files)}
+    if checksums:
+        lines = "".join(f"{p.name} {sha256_of(p)}\n" for p in files)
+        summary["sha256"] = hashlib.sha256(lines.encode()).hexdigest()
+    return summary
 
 
 def read_manifest(release: Path) -> dict[str, Any] | None:
@@ -228,4 +243,15 @@ def damage(release: Path, *, checksums: bool = False) -> list[str]:
             problems.append(f"{name} has {path.stat().st_size:,} bytes, the manifest says {expected.get('size'):,}")
         elif checksums and sha256_of(path) != expected.get("sha256"):
             problems.append(f"{name}: its sha256 differs from the manifest's")
+    for name, expected in (manifest.get("folders") or {}).items():
+        path = release / name
+        if not path.is_dir():
+            problems.append(f"{name}/ is missing")
+            continue
+        found = folder_summary(path, checksums=checksums)
+        if (found["files"], found["size"]) != (expected.get("files"), expected.get("size")):
+            problems.append(f"{name}/ has {found['files']:,} files of {found['size']:,} bytes, the manifest says "
+                            f"{expected.get('files')} of {expected.get('size')}")  # fmt: skip
+        elif checksums and found["sha256"] != expected.get("sha256"):
+            problems.append(f"{name}/: its sha256 differs from the manifest's")
     return problems

@@ -36,6 +36,7 @@ class Assembly:
     release: str | None = None  # the build id of the release written (or kept, when unchanged)
     silent: list[dict[str, Any]] = field(default_factory=list)  # sources gone silent (pipeline/coverage.py)
     enrichment: dict[str, dict[str, int]] = field(default_factory=dict)  # per source (pipeline/enrich.py)
+    html: dict[str, Any] = field(default_factory=dict)  # what the HTML report wrote (report/write.py)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -49,15 +50,22 @@ class Assembly:
 
 @cache
 def assembly_version() -> str:
-    """The code that assembles the outputs from the cached results (the fingerprint changes with it)."""
-    return code_version("decp_pipeline.pipeline.assemble")
+    """The code that assembles the outputs from the cached results, and the report's templates and data (the
+    fingerprint changes with them)."""
+    digest = hashlib.sha1(code_version("decp_pipeline.pipeline.assemble").encode(), usedforsecurity=False)
+    report = Path(__file__).resolve().parents[1] / "report"
+    for path in sorted([*report.glob("templates/*"), *report.glob("*.csv")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
-def fingerprint(stages: list[AssemblySource], run: Run, references: dict[str, Path] | None = None) -> str:
-    """What the outputs are made of: the code, the run's settings and day, each source's files and results,
-    and the reference data (the stamp of each normalized file: its input's size, time and sha1)."""
+def fingerprint(stages: list[AssemblySource], run: Run, references: dict[str, Path] | None = None,
+                outputs: str = "") -> str:  # fmt: skip
+    """What the outputs are made of: the code, the run's settings and day, the optional outputs switched on,
+    each source's files and results, and the reference data (the stamp of each normalized file: its input's
+    size, time and sha1)."""
     digest = hashlib.sha1(usedforsecurity=False)
-    digest.update(f"{reading_version()}|{assembly_version()}|{run.today}|{run.max_amount}".encode())
+    digest.update(f"{reading_version()}|{assembly_version()}|{run.today}|{run.max_amount}|{outputs}".encode())
     for stage in stages:
         digest.update(f"\n{stage.source}|{stage.priority}".encode())
         for file in stage.files:

@@ -182,6 +182,7 @@ class FragmentWriter:
         anomalies: list[str],
         facts: tuple[str | None, float | None],
         position: int,
+        fixes: str | None = None,
     ) -> None:
         """Add a contract's rows. A rejected contract without uid has rows with none: the build names them
         with a key of their own (writers/tables.py)."""
@@ -190,7 +191,7 @@ class FragmentWriter:
             return
         self.fragments = self.lanes[valid]
         main = self._main_row(contract, source, valid, errors, anomalies, facts)
-        main["position"] = position
+        main["position"], main["fixes"] = position, fixes
         self.fragments["concessions" if contract.concession else "marches"].add(main)
         role = "concessionnaire" if contract.concession else "titulaire"
         self._holders(uid, position, role, 0, contract.holders)

@@ -17,6 +17,7 @@ from decp_pipeline.fetch.store import Store
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT
 from decp_pipeline.pipeline.assemble import DEFAULT_MAX_SHRINK, assemble
 from decp_pipeline.pipeline.counts import Counts
+from decp_pipeline.pipeline.outputs import Outputs
 from decp_pipeline.pipeline.report import Assembly
 from decp_pipeline.pipeline.stage import Reading, SourceStage, read_new_files, recover, workers
 from decp_pipeline.progress import Meter, Progress, silent, unmetered
@@ -102,7 +103,8 @@ def build(
     keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
     assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
                         force=force, keep=keep, verify=verify, meter=meter,
-                        warnings=prepared.warnings, references=prepared.paths)  # fmt: skip
+                        warnings=prepared.warnings, references=prepared.paths,
+                        outputs=Outputs.from_settings(config.settings.get("outputs")))  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})

@@ -21,6 +21,7 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import InvalidStateError, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, XML_CONTROL_CHARACTERS,
 from decp_pipeline.normalize.hooks import FileContext
 from decp_pipeline.pipeline.cache import COUNTS, FileResult, file_sha1, reading_version
 from decp_pipeline.pipeline.counts import Counts
-from decp_pipeline.pipeline.record import Kept, RecordProcessor
+from decp_pipeline.pipeline.record import Kept, RecordProcessor, record_fixes
 from decp_pipeline.progress import Meter, Progress, Tick, silent, unmetered
 from decp_pipeline.readers.records import RawRecord, RecordFile
 
@@ -268,7 +269,11 @@ class SourceStage:
     def _record(self, raw: RawRecord, context: FileContext, tally: Tally, counts: Counts, digests: dict[bytes, int],
                 result: FileResult) -> None:  # fmt: skip
         """One record into the file's result: rejected, kept, or dropped as an exact copy of one kept."""
-        outcome = self.records.process(raw, context, tally)
+        made: Tally = Counter()  # this record's fixes, for its rows; then the file's
+        outcome = self.records.process(raw, context, made)
+        if made:
+            tally.update(made)
+            outcome.fixes = record_fixes(made)
         if not isinstance(outcome, Kept):
             counts.rejected += 1
             counts.errors.update(outcome.codes)

@@ -31,6 +31,12 @@ COMMON = [
     ("valid", BOOLEAN, "true when the record is valid against the schema of its format and published"),
     ("errors", TEXT, "the schema error codes of an invalid record (RULE:PATH, separated by ' ')"),
     ("anomalies", TEXT, "quality anomaly codes (docs/build.md), separated by ' '"),
+    (
+        "fixes",
+        TEXT,
+        "the codes of the fixes made to the record (docs/normalization.md), separated by ' ': not "
+        "uid-set and source-set (made to every record of format 1.5), nor those made to its whole file",
+    ),
     ("nature", TEXT, "nature of the contract"),
     ("objet", TEXT, "object of the contract"),
     ("procedure", TEXT, "award procedure"),
