@@ -162,7 +162,7 @@ def test_forced_slow_path_gives_byte_identical_outputs(tmp_path: Path, monkeypat
         assert result.exit_code == 0, result.output
         outputs[mode] = release_files(out, stamped=True)
     assert len([name for name in outputs["1"] if "/" not in name]) == 26
-    assert len([name for name in outputs["1"] if name.startswith("acheteurs/")]) == 59  # one page per buyer
+    assert len([name for name in outputs["1"] if name.startswith("acheteurs/")]) == 60  # a page per buyer, a style
     report = {mode: files.pop("report.json") for mode, files in outputs.items()}
     for files in outputs.values():
         files.pop("manifest.json"), files.pop("delta.json"), files.pop("report.html")  # they name the release

@@ -165,7 +165,8 @@ def test_buyer_pages_and_acheteurs_csv(demo):
     assert buyers["records"].sum() == len(with_id)
     assert buyers["rejected"].sum() == int((~with_id["valid"]).sum())
     assert buyers["repaired"].sum() == int(with_id["fixes"].notna().sum())
-    assert sorted(p.name for p in (dist / "acheteurs").iterdir()) == sorted(p.split("/")[1] for p in buyers["page"])
+    pages = sorted(p.name for p in (dist / "acheteurs").iterdir())
+    assert pages == sorted([*(p.split("/")[1] for p in buyers["page"]), "style.css"])  # one stylesheet for all
     solideo = buyers.set_index("acheteur_id").loc[SOLIDEO]
     html = page(dist / "acheteurs" / f"{SOLIDEO}.html")
     for box in html.xpath('//*[@id="comptes"]/*[@data-count]'):
@@ -174,9 +175,14 @@ def test_buyer_pages_and_acheteurs_csv(demo):
     rejected = html.xpath('//section[@id="rejets"]//tbody/tr')
     assert len(rejected) == solideo["rejected"] > 0
     assert "champ obligatoire absent : dateNotification" in " ".join(rejected[0].text_content().split())
-    repaired = html.xpath('//section[@id="corriges"]//tbody/tr')
-    assert len(repaired) == solideo["repaired"]
-    assert any("valeur d'une liste fermée corrigée" in r.text_content() for r in repaired)  # enum-case
+    own = with_id[with_id["buyer"] == SOLIDEO]
+    for row in html.xpath('//section[@id="corriges"]//tbody/tr'):  # one per fix code, with the records it touched
+        code = row.get("data-code")
+        touched = own["fixes"].fillna("").str.split().map(lambda codes, code=code: code in codes)
+        assert value(row.xpath("td")[2]) == int(touched.sum()) > 0, code
+    (enum,) = html.xpath('//section[@id="corriges"]//tbody/tr[@data-code="enum-case"]')
+    assert "valeur d'une liste fermée corrigée" in enum.text_content()
+    assert value(enum.xpath("td")[2]) == solideo["repaired"] == 7
     dunkerque = page(dist / "acheteurs" / f"{DUNKERQUE}.html")
     assert len(dunkerque.xpath('//section[@id="contrats"]//tbody/tr')) == 20
     assert "Aucun enregistrement rejeté." in dunkerque.text_content()
@@ -253,3 +259,18 @@ def test_the_sample_names_are_real(demo):
     """The two buyers these tests name are in the shipped samples (not made up)."""
     assert SOLIDEO.encode() in next((SAMPLES / "aife").iterdir()).read_bytes()
     assert DUNKERQUE.encode() in next((SAMPLES / "pes-marche").iterdir()).read_bytes()
+
+
+def test_duckdb_spills_into_the_release_being_written(demo, tmp_path):
+    """Beyond its memory limit DuckDB spills into a folder of the release being written (removed after), never
+    into the current folder (its default, `.tmp`), and draws no progress bar over the build's output."""
+    from decp_pipeline.report.store import SPILL, connect
+
+    dist, _ = demo
+    db = connect(dist / "current")
+    try:
+        assert db.execute("SELECT current_setting('temp_directory')").fetchone() == (str(dist / "current" / SPILL),)
+        assert db.execute("SELECT current_setting('enable_progress_bar')").fetchone() == (False,)
+    finally:
+        db.close()
+    assert not (dist / "current" / SPILL).exists()

@@ -76,6 +76,9 @@ def test_a_buyer_page_reads_on_a_phone(demo, tmp_path):  # noqa: F811
     with Browser(tmp_path) as browser:
         page = browser.open((dist / "acheteurs" / f"{SOLIDEO}.html").resolve().as_uri(), mobile=True)
         assert page.evaluate("window.innerWidth") == 390
+        # Styled by the pages' shared stylesheet (acheteurs/style.css), which their policy lets load.
+        assert page.evaluate("getComputedStyle(document.querySelector('header')).backgroundColor") == "rgb(0, 0, 145)"
+        assert page.console_errors == []
         # Wide tables scroll in their own box: the page itself does not scroll sideways.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         reasons = page.evaluate("document.querySelector('#rejets tbody tr').innerText")

@@ -3,9 +3,9 @@
 publication delays).
 
 A buyer is an id of acheteur (autorité concédante for a concession) of at least one row of the tables, valid or
-not. Two DuckDB queries feed everything: the counts per buyer, and the rows the pages list, sorted by buyer and
-cut per buyer (the latest contracts, and the first of each kind of feedback), so that a buyer of 20,000 contracts
-gets a page of a few hundred rows and the whole set stays small; each page says how many it does not show.
+not. DuckDB computes everything: the counts per buyer; its latest contracts, as HTML rows it writes itself; its
+rejected records (the first of them); its fixes and anomalies per code, with their counts and the first ids. A
+buyer of 20,000 contracts gets a page of at most a few hundred rows; each page says how many it does not show.
 """
 
 # ruff: noqa: S608 - the SQL is made of this module's constants and of quoted paths, never of data
@@ -21,13 +21,13 @@ from typing import Any
 
 import duckdb
 
+from decp_pipeline.report.buyer_page import STYLESHEET, page, stylesheet
 from decp_pipeline.report.libelles import ANOMALIES, FIXES, rule_words
-from decp_pipeline.report.render import environment
 
 FOLDER = "acheteurs"
 CSV = "acheteurs.csv"
 SHOWN_CONTRACTS = 100  # the latest contracts listed on a page
-SHOWN_FEEDBACK = 200  # rejected, repaired and anomalous records listed, each
+SHOWN_FEEDBACK = 200  # rejected records listed
 SAFE_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 FIELDS = [  # acheteurs.csv: (column, Table Schema type, description)
     ("acheteur_id", "string", "the buyer's id (acheteur.id, autoriteConcedante.id for concessions)"),
@@ -51,20 +51,42 @@ SELECT acheteur, mode(nom), string_agg(DISTINCT source, ' ' ORDER BY source), co
        avg(CASE WHEN publication <= notification + INTERVAL 2 MONTH THEN 1.0 ELSE 0.0 END)
            FILTER (WHERE valid AND publication >= notification)
 FROM contrats WHERE acheteur IS NOT NULL AND acheteur <> '' GROUP BY acheteur ORDER BY acheteur"""
-_LISTED = f"""
-SELECT acheteur, uid, id, source, valid, errors, fixes, anomalies, objet, notification, publication, montant,
-       procedure, file, position, kind,
-       row_number() OVER (PARTITION BY acheteur ORDER BY notification DESC NULLS LAST, uid) AS latest,
-       row_number() OVER (PARTITION BY acheteur, valid ORDER BY file, position) AS n_valid,
-       row_number() OVER (PARTITION BY acheteur, fixes IS NULL ORDER BY file, position) AS n_fixes,
-       row_number() OVER (PARTITION BY acheteur, anomalies IS NULL ORDER BY file, position) AS n_anomalies
-FROM contrats WHERE acheteur IS NOT NULL AND acheteur <> ''
-QUALIFY latest <= {SHOWN_CONTRACTS} OR (NOT valid AND n_valid <= {SHOWN_FEEDBACK})
-     OR (fixes IS NOT NULL AND n_fixes <= {SHOWN_FEEDBACK})
-     OR (anomalies IS NOT NULL AND n_anomalies <= {SHOWN_FEEDBACK})
-ORDER BY acheteur, notification DESC NULLS LAST, uid"""
-_ROW = ("acheteur", "uid", "id", "source", "valid", "errors", "fixes", "anomalies", "objet", "notification",
-        "publication", "montant", "procedure", "file", "position", "kind")  # fmt: skip
+# DuckDB writes the rows of the contracts' tables itself, escaped (`esc`), one string per buyer: at national size
+# (half a million rows listed) no row becomes a Python object. Amounts and dates the French way, as render.py does.
+_MACROS = [
+    """CREATE OR REPLACE MACRO esc(x) AS
+       replace(replace(replace(replace(x, '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), '"', '&quot;')""",
+    """CREATE OR REPLACE MACRO cut(x) AS CASE WHEN length(x) > 120 THEN left(x, 119) || '…' ELSE x END""",
+    """CREATE OR REPLACE MACRO fr(x) AS replace(replace(replace(x, ',', ' '), '.', ','), ' ', '\u202f')""",
+    """CREATE OR REPLACE MACRO euros(x) AS CASE WHEN x IS NULL THEN '–'
+       WHEN abs(x) >= 1e9 THEN fr(format('{:.1f}', x / 1e9)) || '\u202fMd€'
+       WHEN abs(x) >= 1e6 THEN fr(format('{:.1f}', x / 1e6)) || '\u202fM€'
+       ELSE fr(format('{:,.0f}', x)) || '\u202f€' END""",
+]
+_CONTRACTS = f"""
+WITH ranked AS (
+    SELECT acheteur, notification, publication, id, objet, montant, procedure, valid,
+           row_number() OVER (PARTITION BY acheteur ORDER BY notification DESC NULLS LAST, uid) AS r
+    FROM contrats WHERE acheteur IS NOT NULL AND acheteur <> '')
+SELECT acheteur,
+    '<tr><td>' || coalesce(CAST(notification AS VARCHAR), '–') || '</td><td>'
+    || coalesce(CAST(publication AS VARCHAR), '–') || '</td><td><code>' || esc(coalesce(id, '–'))
+    || '</code></td><td>' || esc(coalesce(cut(objet), '–')) || '</td><td class="n">' || euros(montant)
+    || '</td><td>' || esc(coalesce(procedure, '–')) || '</td><td>'
+    || CASE WHEN valid THEN '<span class="ok">publié</span>' ELSE '<span class="ko">rejeté</span>' END
+    || '</td></tr>'
+FROM ranked WHERE r <= {SHOWN_CONTRACTS} ORDER BY acheteur, r"""
+_REJECTED = f"""
+SELECT acheteur, uid, id, source, errors, objet, file, position FROM (
+    SELECT *, row_number() OVER (PARTITION BY acheteur ORDER BY file, position) AS r
+    FROM contrats WHERE NOT valid AND acheteur IS NOT NULL AND acheteur <> '')
+WHERE r <= {SHOWN_FEEDBACK} ORDER BY acheteur, r"""
+_MARKS = """
+SELECT acheteur, '{column}', code, count(*), min_by(coalesce(id, uid), ordinal, {examples})
+FROM (SELECT acheteur, id, uid, (file, position) AS ordinal, unnest(string_split({column}, ' ')) AS code
+      FROM contrats WHERE {column} IS NOT NULL AND acheteur IS NOT NULL AND acheteur <> '')
+GROUP BY ALL ORDER BY acheteur, count(*) DESC, code"""
+EXAMPLES = 5  # ids shown for each fix and each anomaly of a buyer
 
 
 def page_name(buyer: str) -> str:
@@ -97,54 +119,57 @@ def describe(rows: int) -> dict[str, Any]:
             "count": rows}  # fmt: skip
 
 
-def write_pages(folder: Path, db: duckdb.DuckDBPyConnection, buyers: list[dict[str, Any]], meta: dict[str, Any]
-                ) -> int:  # fmt: skip
+def write_pages(folder: Path, db: duckdb.DuckDBPyConnection, buyers: list[dict[str, Any]]) -> int:
     """acheteurs/<id>.html for every buyer; the bytes written."""
-    pages = folder / FOLDER
-    pages.mkdir(exist_ok=True)
-    template = environment().get_template("acheteur.html")
+    (folder / FOLDER).mkdir(exist_ok=True)
+    (folder / FOLDER / STYLESHEET).write_text(stylesheet(), encoding="utf-8")
     by_id = {buyer["acheteur_id"]: buyer for buyer in buyers}
+    for macro in _MACROS:
+        db.execute(macro)
+    rejected, marks = _rejected(db), _marks(db)
     written = 0
-    for buyer_id, rows in _grouped(db):
+    for buyer_id, rows in _contract_rows(db):
         buyer = by_id[buyer_id]
-        html = template.render(buyer=buyer, meta=meta, **_lists(rows, buyer))
-        data = html.encode("utf-8")
+        data = page(buyer, rows, rejected.get(buyer_id, []), marks.get(buyer_id, {})).encode("utf-8")
         (folder / buyer["page"]).write_bytes(data)
         written += len(data)
     return written
 
 
-def _grouped(db: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """The listed rows, buyer by buyer (the query sorts them by buyer)."""
-    result = db.execute(_LISTED)
+def _contract_rows(db: duckdb.DuckDBPyConnection) -> Iterator[tuple[str, list[str]]]:
+    """Each buyer's latest contracts as HTML rows (written by DuckDB), buyer by buyer: the query streams them
+    sorted (a sort spills to disk, an aggregate of strings would not), so that memory holds one batch."""
+    reader = db.sql(_CONTRACTS).to_arrow_reader(10_000)  # streamed: execute().fetchmany() holds the whole result
     current: str | None = None
-    rows: list[dict[str, Any]] = []
-    while batch := result.fetchmany(10_000):
-        for values in batch:
-            row = dict(zip(_ROW, values, strict=False))
-            if row["acheteur"] != current:
+    rows: list[str] = []
+    for batch in reader:
+        for buyer_id, row in zip(batch.column(0).to_pylist(), batch.column(1).to_pylist(), strict=True):
+            if buyer_id != current:
                 if current is not None:
                     yield current, rows
-                current, rows = row["acheteur"], []
+                current, rows = buyer_id, []
             rows.append(row)
     if current is not None:
         yield current, rows
 
 
-def _lists(rows: list[dict[str, Any]], buyer: dict[str, Any]) -> dict[str, Any]:
-    """What a page lists, from its rows: the latest contracts; the rejected records with their reasons in plain
-    words and the field as the schema spells it; the repaired ones with their fixes; those with anomalies."""
-    for row in rows:
-        row["reasons"] = [rule_words(code) for code in (row["errors"] or "").split()]
-        row["fix_words"] = [(code, FIXES.get(code, code)) for code in (row["fixes"] or "").split()]
-        row["anomaly_words"] = [(code, ANOMALIES.get(code, code)) for code in (row["anomalies"] or "").split()]
-    contracts = rows[:SHOWN_CONTRACTS]
-    rejected = [r for r in rows if not r["valid"]][:SHOWN_FEEDBACK]
-    repaired = [r for r in rows if r["fixes"]][:SHOWN_FEEDBACK]
-    anomalous = [r for r in rows if r["anomalies"]][:SHOWN_FEEDBACK]
-    return {
-        "contracts": contracts, "rejected": rejected, "repaired": repaired, "anomalous": anomalous,
-        "hidden": {"contracts": buyer["records"] - len(contracts), "rejected": buyer["rejected"] - len(rejected),
-                   "repaired": buyer["repaired"] - len(repaired),
-                   "anomalous": buyer["with_anomalies"] - len(anomalous)},
-    }  # fmt: skip
+def _rejected(db: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """The rejected records listed per buyer, each with its reasons in plain words and the field."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for buyer, uid, id_, source, errors, objet, file, position in db.execute(_REJECTED).fetchall():
+        reasons = [rule_words(code) for code in (errors or "").split()]
+        found.setdefault(buyer, []).append({"uid": uid, "id": id_, "source": source, "objet": objet, "file": file,
+                                            "position": position, "reasons": reasons})  # fmt: skip
+    return found
+
+
+def _marks(db: duckdb.DuckDBPyConnection) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per buyer, its fixes and its anomalies: each code in plain words, its records, the first ids."""
+    found: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for column, words in (("fixes", FIXES), ("anomalies", ANOMALIES)):
+        query = _MARKS.format(column=column, examples=EXAMPLES)
+        for buyer, _, code, count, examples in db.execute(query).fetchall():
+            found.setdefault(buyer, {}).setdefault(column, []).append(
+                {"code": code, "libelle": words.get(code, code), "records": count, "examples": examples}
+            )
+    return found

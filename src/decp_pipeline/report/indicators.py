@@ -94,27 +94,17 @@ def dependence(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Per buyer, the share of its amount going to its first supplier: on its contracts with exactly one initial
     titulaire and a reliable amount, for buyers with at least DEPENDENCE_MIN of them."""
     rows = db.execute(
-        f"""WITH one AS (SELECT uid, any_value(titulaire_id) AS titulaire FROM titulaires GROUP BY uid
-                         HAVING count(*) = 1),
-             c AS (SELECT acheteur, titulaire, montant FROM contrats JOIN one USING (uid)
-                   WHERE valid AND kind = 'marche' AND montant > 0 AND montant_fiable IS NOT false),
-             per AS (SELECT acheteur, titulaire, sum(montant) AS amount FROM c GROUP BY ALL),
-             buyers AS (SELECT acheteur, sum(amount) AS total, max(amount) AS first, sum(n) AS contracts
-                        FROM per JOIN (SELECT acheteur, count(*) AS n FROM c GROUP BY acheteur) USING (acheteur)
-                        GROUP BY acheteur)
-        SELECT first / total, contracts FROM buyers
-        WHERE acheteur IN (SELECT acheteur FROM c GROUP BY acheteur HAVING count(*) >= {DEPENDENCE_MIN})"""
+        f"""WITH one AS (SELECT uid, min(titulaire_id) AS titulaire FROM titulaires GROUP BY uid HAVING count(*) = 1),
+             per AS (SELECT acheteur, titulaire, sum(montant) AS amount, count(*) AS n
+                     FROM contrats JOIN one USING (uid)
+                     WHERE valid AND kind = 'marche' AND montant > 0 AND montant_fiable IS NOT false GROUP BY ALL)
+        SELECT max(amount) / sum(amount), sum(n) FROM per GROUP BY acheteur HAVING sum(n) >= {DEPENDENCE_MIN}"""
     ).fetchall()
     shares = sorted(share for share, _ in rows)
     median = shares[len(shares) // 2] if shares else None
     over_half = sum(1 for s in shares if s > 0.5) / len(shares) if shares else None
-    contracts = db.execute(
-        f"""SELECT count(*) FROM contrats JOIN (SELECT uid FROM titulaires GROUP BY uid HAVING count(*) = 1)
-            USING (uid) WHERE valid AND kind = 'marche' AND montant > 0 AND montant_fiable IS NOT false
-            AND acheteur IN (SELECT acheteur {MARCHES} GROUP BY acheteur HAVING count(*) >= {DEPENDENCE_MIN})"""
-    ).fetchone()
     return {"buyers": len(shares), "shares": shares, "median": median, "over_half": over_half,
-            "contracts": (contracts or (0,))[0], "minimum": DEPENDENCE_MIN}  # fmt: skip
+            "contracts": int(sum(n for _, n in rows)), "minimum": DEPENDENCE_MIN}  # fmt: skip
 
 
 def procedures_by_size(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:

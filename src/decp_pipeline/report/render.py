@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from functools import cache
+from importlib.resources import files
 from typing import Any
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 THIN = "\u202f"  # the French thousands separator (espace fine insécable)
 
@@ -42,9 +44,15 @@ def percent(value: Any, digits: int = 1) -> str:
 
 def cell(value: Any, shown: str | None = None) -> Markup:
     """A figure as a table cell's content: the text shown, the value kept in `data-value`."""
-    raw = "" if value is None else json.dumps(value)
+    if value is None:
+        raw = ""
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        raw = repr(value)  # a finite number's JSON, without json.dumps's cost
+    else:
+        raw = json.dumps(value)
     text = number(value) if shown is None else shown
-    return Markup('<span data-value="{}">{}</span>').format(raw, text)
+    # An f-string, not Markup.format: thousands of cells per set of pages, and Markup.format is much slower.
+    return Markup(f'<span data-value="{escape(raw)}">{escape(text)}</span>')  # noqa: S704 - escaped
 
 
 def json_script(value: Any) -> Markup:
@@ -64,6 +72,9 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(number=number, euros=euros, percent=percent, cell=cell, json_script=json_script)
+    style = files("decp_pipeline.report").joinpath("templates/style.css").read_text(encoding="utf-8")
+    style = re.sub(r"\s*([{};:,])\s*", r"\1", re.sub(r"\s+", " ", style)).strip()  # 27,000 copies: no spaces
+    env.globals["style"] = Markup(style)  # noqa: S704 - our own stylesheet, inlined in every page
     return env
 
 

@@ -49,9 +49,15 @@ HOLDER_COLUMNS = ("uid", "titulaire_id", "denominationSociale", "titulaire_categ
 HOLDER_TYPES = {"fournisseur_local": "BOOLEAN", "modification": "BIGINT"}
 
 
+SPILL = ".duckdb-report"  # in the release being written, never the current folder: removed by write.py
+
+
 def connect(folder: Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the views of the release written in `folder`."""
-    db = duckdb.connect(config={"threads": 2, "memory_limit": "1GB", "preserve_insertion_order": False})
+    """An in-memory DuckDB with the views of the release written in `folder`; beyond its memory limit it spills
+    into `folder`/SPILL."""
+    db = duckdb.connect(config={"threads": 2, "memory_limit": "384MB", "preserve_insertion_order": False,
+                                "temp_directory": str(folder / SPILL)})  # fmt: skip
+    db.execute("SET enable_progress_bar = false")  # else DuckDB draws one on stdout, over the build's output
     parts = []
     for table, side in (("marches", 0), ("concessions", 1)):
         path = folder / f"{table}.parquet"

@@ -9,6 +9,7 @@ report.json are (pipeline/assemble.py), before its manifest: the report is part 
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import duckdb
 from decp_pipeline.exceptions import OutputError
 from decp_pipeline.report import accounting, buyers, indicators, plots
 from decp_pipeline.report.render import render
-from decp_pipeline.report.store import connect
+from decp_pipeline.report.store import SPILL, connect
 
 PAGE = "report.html"
 LISTED_BUYERS = 100  # buyers listed in report.html before any search (the most records first)
@@ -35,9 +36,10 @@ def write_report(folder: Path, document: dict[str, Any], today: str) -> dict[str
             page = render(PAGE, **facts, plots=_plots(facts)).encode("utf-8")
             (folder / PAGE).write_bytes(page)
             buyers.write_csv(folder, everyone)
-            pages_bytes = buyers.write_pages(folder, db, everyone, facts["meta"])
+            pages_bytes = buyers.write_pages(folder, db, everyone)
         finally:
             db.close()
+            shutil.rmtree(folder / SPILL, ignore_errors=True)
     except duckdb.Error as e:  # a full disk, or memory: the build fails whole, the current release is kept
         raise OutputError(
             f"could not write the report ({PAGE}): {' '.join(str(e).split())}; "
