@@ -167,36 +167,28 @@ def main() -> None:
     files = sum(s["files"] for s in expected["sources"].values())
     print_table(rows, floors, passes, mismatches, records, f"{args.contracts:,} contracts, {records:,} records, "
                 f"{files} files" + (f" ({', '.join(expected['sources'])})" if args.sources else ""))  # fmt: skip
-    full = rows[1][1]
-    results = {
-        "machine": machine(),
-        "contracts": args.contracts,
-        "buyers": args.buyers or "the templates'",
-        "records": records,
-        "files": files,
-        "sources": list(expected["sources"]),
-        "steps": [
-            {
-                "step": n,
-                "seconds": round(s, 2),
-                "records_per_second": round(records / s),
-                "peak_mib": round(p),
-                "exit": c,
-            }
-            for n, s, p, c in rows
-        ],
-        "full_over_floor": round(full / rows[0][1], 2),
-        "floor_runs_seconds": [round(seconds, 2) for seconds in floors],
-        "python_pass_over_floor": round(rows[4][1] / rows[0][1], 2),
-        "report_over_full": round(rows[5][1] / full, 3),
-        "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
-        "counts_match": not mismatches,
-        "mismatches": mismatches,
-    }
+    results = {"machine": machine(), "contracts": args.contracts, "buyers": args.buyers or "the templates'",
+               **summary(rows, floors, passes, records), "files": files, "sources": list(expected["sources"]),
+               "counts_match": not mismatches, "mismatches": mismatches}  # fmt: skip
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
 
 
 Row = tuple[str, float, float, int]
+
+
+def summary(rows: list[Row], floors: list[float], passes: list[float], records: int) -> dict[str, Any]:
+    """The steps and the ratios of results.json."""
+    full = rows[1][1]
+    return {
+        "records": records,
+        "steps": [{"step": n, "seconds": round(s, 2), "records_per_second": round(records / s), "peak_mib": round(p),
+                   "exit": c} for n, s, p, c in rows],
+        "full_over_floor": round(full / rows[0][1], 2),
+        "floor_runs_seconds": [round(seconds, 2) for seconds in floors],
+        "python_pass_over_floor": round(rows[4][1] / rows[0][1], 2),
+        "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
+        "report_over_full": round(rows[5][1] / full, 3),
+    }  # fmt: skip
 
 
 def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], list[float], list[float], str, Path]:

@@ -176,13 +176,16 @@ def test_buyer_pages_and_acheteurs_csv(demo):
     assert len(rejected) == solideo["rejected"] > 0
     assert "champ obligatoire absent : dateNotification" in " ".join(rejected[0].text_content().split())
     own = with_id[with_id["buyer"] == SOLIDEO]
-    for row in html.xpath('//section[@id="corriges"]//tbody/tr'):  # one per fix code, with the records it touched
+    for row in html.xpath('//section[@id="corriges"]//tr[@data-code]'):  # one per fix code, with its records
         code = row.get("data-code")
         touched = own["fixes"].fillna("").str.split().map(lambda codes, code=code: code in codes)
         assert value(row.xpath("td")[2]) == int(touched.sum()) > 0, code
-    (enum,) = html.xpath('//section[@id="corriges"]//tbody/tr[@data-code="enum-case"]')
+    (enum,) = html.xpath('//section[@id="corriges"]//tr[@data-code="enum-case"]')
     assert "valeur d'une liste fermée corrigée" in enum.text_content()
     assert value(enum.xpath("td")[2]) == solideo["repaired"] == 7
+    listed = html.xpath('//table[@id="corriges-liste"]/tbody/tr')  # and the repaired records themselves
+    assert len(listed) == 7
+    assert "enum-case" in listed[0].text_content()
     dunkerque = page(dist / "acheteurs" / f"{DUNKERQUE}.html")
     assert len(dunkerque.xpath('//section[@id="contrats"]//tbody/tr')) == 20
     assert "Aucun enregistrement rejeté." in dunkerque.text_content()
@@ -274,3 +277,17 @@ def test_duckdb_spills_into_the_release_being_written(demo, tmp_path):
     finally:
         db.close()
     assert not (dist / "current" / SPILL).exists()
+
+
+def test_a_kept_release_still_says_its_report(tmp_path):
+    """A build that finds nothing changed keeps the release and its report: --json and the summary say so."""
+    records = aws_records()[:5]
+    assert aws_build(tmp_path, records).exit_code == 0
+    again = aws_build(tmp_path, records, "--json")
+    document = json.loads(again.stdout)
+    assert document["unchanged"] is True
+    assert document["report"]["pages"] == len(list((tmp_path / "dist" / "acheteurs").glob("*.html"))) > 0
+    assert document["report"]["seconds"] is None
+    assert {"report.html", "acheteurs.csv", "acheteurs/"} <= set(document["files"])
+    assert "buyer pages in acheteurs/" in aws_build(tmp_path, records).stdout.splitlines()[-1]
+    assert aws_build(tmp_path, records).stdout.splitlines()[-1].endswith("kept with the release")

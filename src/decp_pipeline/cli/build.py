@@ -188,6 +188,7 @@ def write_summary(run: BuildRun, out: str) -> None:
         f"{tables} (marches and concessions: {rejected:,} of their rows are rejected records, valid = false)"
     )
     if html := assembly.html:
+        done = "kept with the release" if html["seconds"] is None else f"written in {html['seconds']:,.1f} s"
         click.echo(f"Report: report.html ({html['report_bytes'] / 1e6:,.1f} MB), acheteurs.csv and "
                    f"{html['pages']:,} buyer pages in acheteurs/ ({html['pages_bytes'] / 1e6:,.1f} MB), "
-                   f"written in {html['seconds']:,.1f} s")  # fmt: skip
+                   f"{done}")  # fmt: skip

@@ -42,7 +42,7 @@ from decp_pipeline.pipeline.tables import TABLES
 from decp_pipeline.pipeline.writers.regulatory import RegulatoryWriter, write_records
 from decp_pipeline.pipeline.writers.tables import TableOutput, finishers, write_table
 from decp_pipeline.progress import Meter, unmetered
-from decp_pipeline.report.write import write_report
+from decp_pipeline.report.write import kept_report, write_report
 
 # A build that would shrink the published contracts by more than this share keeps the previous outputs.
 DEFAULT_MAX_SHRINK = 0.5
@@ -85,10 +85,7 @@ def assemble(
     inputs = fingerprint(stages, run, references, outputs.key)
     reused, damaged = reuse(releases, inputs, fetch, checksums=verify)
     if reused is not None:
-        reused.warnings[:0] = warnings
-        releases.link_all()  # a build killed right after its swap left them undone
-        releases.prune(keep)  # a lowered releases.keep applies at once
-        return reused
+        return _kept(releases, reused, warnings, keep)
     assembly = Assembly(fetch=fetch, fingerprint=inputs, warnings=[*warnings, *damaged])  # `damaged`: if rebuilt
     plan = make_plan(data_dir, stages, run)
     working = releases.working()
@@ -96,11 +93,7 @@ def assemble(
         temporary, rows = _write_outputs(working, stages, plan, run, meter)
         assembly.account(plan.counts, rows, plan.overlap, plan.near_duplicates)
         checkpoint("outputs-written")
-        shrinks = shrink(releases, assembly.total.exported, max_shrink)
-        if shrinks and not force:
-            raise ShrinkError(shrinks + "; the current release is kept (use --force to publish anyway)")
-        if shrinks:
-            assembly.warnings.append(shrinks + "; published anyway (--force)")
+        shrinks = _shrink_guard(releases, assembly, max_shrink, force)
         _rename(temporary, working)
         if references:  # else the enriched columns stay as written: empty
             assembly.enrichment = enrich(working, references)
@@ -110,21 +103,50 @@ def assemble(
         del plan  # its columns are not needed any more: the delta reads the two releases' indexes
         pa.default_memory_pool().release_unused()
         assembly.release = new_build_id(inputs)
-        document = _write_report(working, assembly)  # the delta reads its sources
-        previous, delta = _delta(releases, working, assembly, replaces_damaged=bool(damaged))
-        write_delta(working, delta)
-        if document["warnings"] != assembly.warnings:  # the delta's own warning
-            document = _write_report(working, assembly)
-        if outputs.report:
-            assembly.html = write_report(working, document, run.today)
-        write_manifest(working, assembly.release, document, previous, forced=shrinks)
-        releases.commit(working, assembly.release)
+        _finish(releases, working, assembly, (run.today, outputs), replaces_damaged=bool(damaged), forced=shrinks)
     except OSError as e:  # a full disk, a file in the way: the current release stays as it was
         raise OutputError(f"could not write the outputs in {out}/ ({e}): the current release was kept") from None
     finally:
         shutil.rmtree(working, ignore_errors=True)
     releases.prune(keep)
     return assembly
+
+
+def _kept(releases: Releases, reused: Assembly, warnings: Sequence[str], keep: int) -> Assembly:
+    """The current release kept as it is (same inputs, files whole): its links and the number kept seen to."""
+    reused.warnings[:0] = warnings
+    current = releases.current()
+    reused.html = kept_report(current) if current is not None else {}
+    releases.link_all()  # a build killed right after its swap left them undone
+    releases.prune(keep)  # a lowered releases.keep applies at once
+    return reused
+
+
+def _shrink_guard(releases: Releases, assembly: Assembly, max_shrink: float, force: bool) -> str | None:
+    """Why the new release shrinks past build.max_shrink (None: it does not); raises unless `force`."""
+    shrinks = shrink(releases, assembly.total.exported, max_shrink)
+    if shrinks and not force:
+        raise ShrinkError(shrinks + "; the current release is kept (use --force to publish anyway)")
+    if shrinks:
+        assembly.warnings.append(shrinks + "; published anyway (--force)")
+    return shrinks
+
+
+def _finish(releases: Releases, working: Path, assembly: Assembly, settings: tuple[str, Outputs], *,
+            replaces_damaged: bool, forced: str | None) -> None:  # fmt: skip
+    """report.json, the delta, the HTML report (`settings`: the build's day, the outputs switched on), the
+    manifest, last; then the release made current."""
+    today, outputs = settings
+    document = _write_report(working, assembly)  # the delta reads its sources
+    previous, delta = _delta(releases, working, assembly, replaces_damaged=replaces_damaged)
+    write_delta(working, delta)
+    if document["warnings"] != assembly.warnings:  # the delta's own warning
+        document = _write_report(working, assembly)
+    if outputs.report:
+        assembly.html = write_report(working, document, today)
+    assert assembly.release is not None
+    write_manifest(working, assembly.release, document, previous, forced=forced)
+    releases.commit(working, assembly.release)
 
 
 def _write_coverage(working: Path, assembly: Assembly, today: str, current: Path | None) -> None:

@@ -25,7 +25,7 @@ from decp_pipeline.models.contract import Contract, kind_of, uid_of
 from decp_pipeline.models.strict import fast_verdict, identity_in_place
 from decp_pipeline.normalize.decp15 import Normalizer15
 from decp_pipeline.normalize.decp2022 import Normalizer2022
-from decp_pipeline.normalize.fixes import SOURCE_SET, UID_SET, Tally
+from decp_pipeline.normalize.fixes import NAN_AS_ABSENT, SOURCE_SET, UID_SET, XML_CONTROL_CHARACTERS, Tally
 from decp_pipeline.normalize.hooks import FileContext, hooks_for
 from decp_pipeline.pipeline.anomalies import run_facts, static_anomalies
 from decp_pipeline.pipeline.counts import error_code
@@ -70,8 +70,10 @@ class Rejected:
         return [error_code(rule, where) for rule, where, _ in self.errors]
 
 
-# Fixes made to every record of format 1.5, not repairs of what a publisher wrote: left out of a record's codes.
+# The identity the pipeline gives a record of format 1.5 (its uid and source), not a repair of what a publisher
+# wrote: left out of a record's codes. The fixes made to a whole file are not a record's either (stage.py).
 _EVERY_RECORD = frozenset({UID_SET.code, SOURCE_SET.code})
+NOT_PER_RECORD = _EVERY_RECORD | {XML_CONTROL_CHARACTERS.code, NAN_AS_ABSENT.code}
 
 
 def record_fixes(made: Tally) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from decp_pipeline.config import DEFAULT_KEEP, Config, Source
 from decp_pipeline.exceptions import InputError
@@ -97,18 +98,25 @@ def build(
         staged.append(stage.source)
     reused = [s.id for s in config.sources if s.enabled and s.id not in {x.id for x in selected}]
     priorities = _priorities(config.sources, [*staged, *reused])
-    settings = config.settings.get("build") or {}
-    max_shrink = settings.get("max_shrink", DEFAULT_MAX_SHRINK)
-    max_amount = settings.get("max_amount", DEFAULT_MAX_AMOUNT)
-    keep = (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP)
-    assembly = assemble(data_dir, out, priorities, fetch_summary, max_shrink=max_shrink, max_amount=max_amount,
-                        force=force, keep=keep, verify=verify, meter=meter,
+    assembly = assemble(data_dir, out, priorities, fetch_summary, force=force, verify=verify, meter=meter,
                         warnings=prepared.warnings, references=prepared.paths,
-                        outputs=Outputs.from_settings(config.settings.get("outputs")))  # fmt: skip
+                        **_assembly_settings(config))  # fmt: skip
     for source_id, reason in failed.items():
         counts = assembly.sources.setdefault(source_id, Counts())
         counts.failed_files.append({"file": None, "error": reason})
     return BuildRun(assembly, staged, [s for s in reused if s in assembly.sources], failed, prepared)
+
+
+def _assembly_settings(config: Config) -> dict[str, Any]:
+    """The settings of sources.yaml the assembly takes: build.max_shrink, build.max_amount, releases.keep,
+    outputs."""
+    build = config.settings.get("build") or {}
+    return {
+        "max_shrink": build.get("max_shrink", DEFAULT_MAX_SHRINK),
+        "max_amount": build.get("max_amount", DEFAULT_MAX_AMOUNT),
+        "keep": (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP),
+        "outputs": Outputs.from_settings(config.settings.get("outputs")),
+    }
 
 
 def _plan_stages(

@@ -9,7 +9,6 @@ rejection reason) is read from the release's tables and rejected.jsonl.
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,8 @@ import duckdb
 import orjson
 
 from decp_pipeline.pipeline.counts import error_code
-from decp_pipeline.report.libelles import ANOMALIES, FIXES, RULES, rule_words
+from decp_pipeline.pipeline.record import NOT_PER_RECORD
+from decp_pipeline.report.libelles import ANOMALIES, FIXES, rule_words
 
 TOP_REASONS = 10  # rejection reasons shown, each with an example
 FIRST_MONTH = "2015-01"  # months before it are counted apart in the plots (dates before 2015 are rare and often wrong)
@@ -82,7 +82,7 @@ def marks(document: dict[str, Any], db: duckdb.DuckDBPyConnection) -> dict[str, 
         rows = []
         for source, counts in document["sources"].items():
             for code, count in sorted(counts.get(column, {}).items(), key=lambda item: -item[1]):
-                hit = by_code.get((source, code))
+                hit = None if column == "fixes" and code in NOT_PER_RECORD else by_code.get((source, code), 0)
                 share = hit / records[source] if hit is not None and records[source] else None
                 rows.append({"source": source, "code": code, "libelle": words.get(code, code), "count": count,
                              "records": hit, "share": share})  # fmt: skip
@@ -125,11 +125,3 @@ def _examples(path: Path, wanted: set[str]) -> dict[str, dict[str, Any]]:
 
 def silent(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in document.get("silent", []) if isinstance(s, dict)]
-
-
-def build_day(document: dict[str, Any]) -> str:
-    stamp = document.get("generated_at") or datetime.datetime.now(datetime.UTC).isoformat()
-    return str(stamp)[:10]
-
-
-__all__ = ["RULES", "build_day", "marks", "months", "overlap", "rejections", "silent", "sources"]

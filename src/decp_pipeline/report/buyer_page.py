@@ -10,8 +10,11 @@ from typing import Any
 
 from markupsafe import escape
 
-from decp_pipeline.report.render import cell, environment, number, percent
+from decp_pipeline.report.render import cell, days, environment, number, percent
 
+SHOWN_CONTRACTS = 100  # the latest contracts listed on a page
+SHOWN_REJECTED = 200  # rejected records listed
+SHOWN_REPAIRED = 50  # repaired records listed (their fixes are all counted, per code, above them)
 STYLESHEET = "style.css"  # beside the pages, written once (acheteurs/style.css): 27,000 inline copies weigh 60 MB
 
 
@@ -30,13 +33,15 @@ HEAD = """<!doctype html>
 </head>
 <body>
 """
-COUNTS = (("records", "enregistrements lus"), ("exported", "publiés (valides)"), ("rejected", "rejetés"),
+COUNTS = (("records", "enregistrements"), ("exported", "publiés (valides)"), ("rejected", "rejetés"),
           ("repaired", "corrigés"), ("with_anomalies", "avec une anomalie"))  # fmt: skip
-DEFINITION = """<p class="definition">Délai : jours entre <code>dateNotification</code> et
-<code>datePublicationDonnees</code>, pour vos enregistrements valides qui ont les deux dates ; la réglementation demande
-une publication dans les deux mois. Les pages montrent au plus 200 enregistrements rejetés et les 100 contrats les plus
-récents ; toutes les lignes sont dans <code>marches.csv</code> et <code>concessions.csv</code> (colonne
-<code>acheteur_id</code> ou <code>autoriteConcedante_id</code> = <code>{id}</code>).</p>
+DEFINITION = """<p class="definition">Délai : jours entre <code>dateNotification</code> (<code>dateSignature</code>
+pour une concession) et <code>datePublicationDonnees</code>, pour vos enregistrements valides qui ont les deux dates ;
+la réglementation demande une publication dans les deux mois. « Enregistrements » : ceux qui sont publiés ou rejetés
+(une copie écartée comme doublon n'est pas comptée). La page montre au plus {rejected} enregistrements rejetés,
+{repaired} corrigés et les {contracts} contrats les plus récents ; toutes les lignes sont dans <code>marches.csv</code>
+et <code>concessions.csv</code> (colonne <code>acheteur_id</code> ou <code>autoriteConcedante_id</code> =
+<code>{id}</code>).</p>
 """
 NO_REJECTED = (
     '<section id="rejets">\n  <h2>Enregistrements rejetés</h2>\n  <p>Aucun enregistrement rejeté.</p>\n</section>\n'
@@ -51,9 +56,9 @@ MARKS = {
 
 
 def page(buyer: dict[str, Any], contracts: list[str], rejected: list[dict[str, Any]],
-         marks: dict[str, list[dict[str, Any]]]) -> str:  # fmt: skip
+         marks: dict[str, list[dict[str, Any]]], repaired: list[dict[str, Any]]) -> str:  # fmt: skip
     """The page of `buyer` (a row of acheteurs.csv), with its latest contracts (HTML rows), its first rejected
-    records and its fixes and anomalies per code."""
+    records, its fixes and anomalies per code, and its first repaired records."""
     name = buyer["acheteur_nom"]
     parts = [
         HEAD.format(title=escape(name or buyer["acheteur_id"]), STYLESHEET=STYLESHEET),
@@ -61,9 +66,12 @@ def page(buyer: dict[str, Any], contracts: list[str], rejected: list[dict[str, A
         f"{escape(buyer['acheteur_id'])}</code> · sources : {escape(buyer['sources'])} · "
         '<a href="../report.html#acheteurs">retour au rapport de la publication</a></p>\n</header>\n<main>\n',
         _counts(buyer),
-        DEFINITION.format(id=escape(buyer["acheteur_id"])),
+        DEFINITION.format(
+            id=escape(buyer["acheteur_id"]), rejected=SHOWN_REJECTED, repaired=SHOWN_REPAIRED, contracts=SHOWN_CONTRACTS
+        ),
         _rejected(rejected, buyer["rejected"] - len(rejected)),
-        *(_marks(column, marks.get(column, [])) for column in MARKS),
+        _marks("fixes", marks.get("fixes", []), _repaired(repaired, buyer["repaired"] - len(repaired))),
+        _marks("anomalies", marks.get("anomalies", [])),
         _contracts(contracts, buyer["records"] - len(contracts)),
         "</main>\n</body>\n</html>\n",
     ]
@@ -74,7 +82,7 @@ def _counts(buyer: dict[str, Any]) -> str:
     boxes = [f'  <div class="chiffre" data-count="{key}"><b>{cell(buyer[key])}</b>{words}</div>\n'
              for key, words in COUNTS]  # fmt: skip
     delay, share = buyer["delay_median_days"], buyer["published_within_two_months"]
-    boxes.append(f'  <div class="chiffre" data-count="delay_median_days"><b>{cell(delay, number(delay))}</b>'
+    boxes.append(f'  <div class="chiffre" data-count="delay_median_days"><b>{cell(delay, days(delay))}</b>'
                  "jours de délai médian de publication</div>\n")  # fmt: skip
     boxes.append(f'  <div class="chiffre" data-count="published_within_two_months"><b>{cell(share, percent(share))}'
                  "</b>publiés dans les deux mois</div>\n")  # fmt: skip
@@ -100,7 +108,7 @@ def _rejected(rejected: list[dict[str, Any]], hidden: int) -> str:
             + "\n".join(rows) + "</tbody></table></div>\n" + more + "</section>\n")  # fmt: skip
 
 
-def _marks(column: str, marks: list[dict[str, Any]]) -> str:
+def _marks(column: str, marks: list[dict[str, Any]], listed: str = "") -> str:
     section, title, what, absent, intro = MARKS[column]
     head = f'<section id="{section}">\n  <h2>{title}</h2>\n'
     if not marks:
@@ -113,7 +121,24 @@ def _marks(column: str, marks: list[dict[str, Any]]) -> str:
     )  # fmt: skip
     return (head + f'  <p>{intro}</p>\n  <div class="table"><table>\n    <thead><tr><th>{what}</th><th>code</th>'
             '<th class="n">enregistrements</th><th>par exemple</th></tr></thead>\n    <tbody>' + rows
-            + "</tbody></table></div>\n</section>\n")  # fmt: skip
+            + "</tbody></table></div>\n" + listed + "</section>\n")  # fmt: skip
+
+
+def _repaired(repaired: list[dict[str, Any]], hidden: int) -> str:
+    """The first repaired records, each with the codes of its fixes (their words are in the table above)."""
+    if not repaired:
+        return ""
+    rows = "\n".join(
+        f'<tr data-uid="{escape(r["uid"] or "")}"><td><code>{escape(r["id"] or "–")}</code></td>'
+        f"<td>{escape(_cut(r['objet']))}</td><td>"
+        + ", ".join(f"<code>{escape(code)}</code>" for code in (r["fixes"] or "").split())
+        + f"</td><td>{'oui' if r['valid'] else 'non (rejeté)'}</td></tr>"
+        for r in repaired
+    )  # fmt: skip
+    more = f'  <p class="note">{number(hidden)} autres non affichés.</p>\n' if hidden > 0 else ""
+    return ('  <h3>Les enregistrements corrigés</h3>\n  <div class="table"><table id="corriges-liste">\n    <thead><tr>'
+            "<th>id</th><th>objet</th><th>corrections</th><th>publié</th></tr></thead>\n    <tbody>" + rows
+            + "</tbody></table></div>\n" + more)  # fmt: skip
 
 
 def _contracts(rows: list[str], hidden: int) -> str:

@@ -21,35 +21,40 @@ from typing import Any
 
 import duckdb
 
-from decp_pipeline.report.buyer_page import STYLESHEET, page, stylesheet
+from decp_pipeline.report.buyer_page import (
+    SHOWN_CONTRACTS,
+    SHOWN_REJECTED,
+    SHOWN_REPAIRED,
+    STYLESHEET,
+    page,
+    stylesheet,
+)
+from decp_pipeline.report.indicators import DELAY, ON_TIME
 from decp_pipeline.report.libelles import ANOMALIES, FIXES, rule_words
 
 FOLDER = "acheteurs"
 CSV = "acheteurs.csv"
-SHOWN_CONTRACTS = 100  # the latest contracts listed on a page
-SHOWN_FEEDBACK = 200  # rejected records listed
 SAFE_ID = re.compile(r"[0-9A-Za-z]{1,32}")
 FIELDS = [  # acheteurs.csv: (column, Table Schema type, description)
     ("acheteur_id", "string", "the buyer's id (acheteur.id, autoriteConcedante.id for concessions)"),
-    ("acheteur_nom", "string", "its most frequent name in its records"),
+    ("acheteur_nom", "string", "its name in its latest publication (as buyers.csv)"),
     ("sources", "string", "the sources of its records, separated by ' '"),
-    ("records", "integer", "its rows of marches and concessions: exported + rejected"),
+    ("records", "integer", "its rows of marches and concessions: exported + rejected (duplicates dropped are not)"),
     ("exported", "integer", "of which valid (published)"),
     ("rejected", "integer", "of which rejected (rejected.jsonl)"),
     ("repaired", "integer", "rows with at least one fix (column fixes)"),
     ("with_anomalies", "integer", "rows with at least one anomaly (column anomalies)"),
-    ("delay_median_days", "number", "median days from notification to publication (valid rows with both dates, "
-                                    "published on or after the notification)"),
+    ("delay_median_days", "number", "median days from notification (dateSignature for a concession) to publication "
+                                    "(valid rows with both dates, published on or after the notification)"),
     ("published_within_two_months", "number", "share of those published at most two months after notification"),
     ("page", "string", "its page in the release: acheteurs/<id>.html"),
 ]  # fmt: skip
-_AGGREGATES = """
-SELECT acheteur, mode(nom), string_agg(DISTINCT source, ' ' ORDER BY source), count(*), count(*) FILTER (WHERE valid),
-       count(*) FILTER (WHERE NOT valid), count(*) FILTER (WHERE fixes IS NOT NULL),
-       count(*) FILTER (WHERE anomalies IS NOT NULL),
-       median(date_diff('day', notification, publication)) FILTER (WHERE valid AND publication >= notification),
-       avg(CASE WHEN publication <= notification + INTERVAL 2 MONTH THEN 1.0 ELSE 0.0 END)
-           FILTER (WHERE valid AND publication >= notification)
+_AGGREGATES = f"""
+SELECT acheteur, coalesce(arg_max(nom, publication), any_value(nom)), string_agg(DISTINCT source, ' ' ORDER BY source),
+       count(*), count(*) FILTER (WHERE valid), count(*) FILTER (WHERE NOT valid),
+       count(*) FILTER (WHERE fixes IS NOT NULL), count(*) FILTER (WHERE anomalies IS NOT NULL),
+       median({DELAY}) FILTER (WHERE valid AND publication >= notification),
+       avg(CASE WHEN {ON_TIME} THEN 1.0 ELSE 0.0 END) FILTER (WHERE valid AND publication >= notification)
 FROM contrats WHERE acheteur IS NOT NULL AND acheteur <> '' GROUP BY acheteur ORDER BY acheteur"""
 # DuckDB writes the rows of the contracts' tables itself, escaped (`esc`), one string per buyer: at national size
 # (half a million rows listed) no row becomes a Python object. Amounts and dates the French way, as render.py does.
@@ -80,7 +85,12 @@ _REJECTED = f"""
 SELECT acheteur, uid, id, source, errors, objet, file, position FROM (
     SELECT *, row_number() OVER (PARTITION BY acheteur ORDER BY file, position) AS r
     FROM contrats WHERE NOT valid AND acheteur IS NOT NULL AND acheteur <> '')
-WHERE r <= {SHOWN_FEEDBACK} ORDER BY acheteur, r"""
+WHERE r <= {SHOWN_REJECTED} ORDER BY acheteur, r"""
+_REPAIRED = f"""
+SELECT acheteur, uid, id, fixes, objet, valid FROM (
+    SELECT *, row_number() OVER (PARTITION BY acheteur ORDER BY file, position) AS r
+    FROM contrats WHERE fixes IS NOT NULL AND acheteur IS NOT NULL AND acheteur <> '')
+WHERE r <= {SHOWN_REPAIRED} ORDER BY acheteur, r"""
 _MARKS = """
 SELECT acheteur, '{column}', code, count(*), min_by(coalesce(id, uid), ordinal, {examples})
 FROM (SELECT acheteur, id, uid, (file, position) AS ordinal, unnest(string_split({column}, ' ')) AS code
@@ -126,11 +136,12 @@ def write_pages(folder: Path, db: duckdb.DuckDBPyConnection, buyers: list[dict[s
     by_id = {buyer["acheteur_id"]: buyer for buyer in buyers}
     for macro in _MACROS:
         db.execute(macro)
-    rejected, marks = _rejected(db), _marks(db)
+    rejected, marks, repaired = _rejected(db), _marks(db), _repaired(db)
     written = 0
     for buyer_id, rows in _contract_rows(db):
         buyer = by_id[buyer_id]
-        data = page(buyer, rows, rejected.get(buyer_id, []), marks.get(buyer_id, {})).encode("utf-8")
+        found = (rejected.get(buyer_id, []), marks.get(buyer_id, {}), repaired.get(buyer_id, []))
+        data = page(buyer, rows, *found).encode("utf-8")
         (folder / buyer["page"]).write_bytes(data)
         written += len(data)
     return written
@@ -160,6 +171,13 @@ def _rejected(db: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
         reasons = [rule_words(code) for code in (errors or "").split()]
         found.setdefault(buyer, []).append({"uid": uid, "id": id_, "source": source, "objet": objet, "file": file,
                                             "position": position, "reasons": reasons})  # fmt: skip
+    return found
+
+
+def _repaired(db: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for buyer, uid, id_, fixes, objet, valid in db.execute(_REPAIRED).fetchall():
+        found.setdefault(buyer, []).append({"uid": uid, "id": id_, "fixes": fixes, "objet": objet, "valid": valid})
     return found
 
 

@@ -9,6 +9,7 @@ never guessed: a contract without the fields an indicator needs is left out of i
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import duckdb
@@ -43,8 +44,8 @@ def all_indicators(db: duckdb.DuckDBPyConnection, *, enriched: bool) -> dict[str
 def amounts_per_division(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     rows = db.execute(
         "SELECT cpv_division, count(*), sum(montant), sum(montant) FILTER (WHERE montant_fiable IS NOT false), "
-        "count(*) FILTER (WHERE montant_fiable = false), median(montant) "
-        f"{MARCHES} AND montant IS NOT NULL GROUP BY cpv_division ORDER BY 3 DESC NULLS LAST"
+        "count(*) FILTER (WHERE montant_fiable = false), median(montant) FILTER (WHERE montant_fiable IS NOT false) "
+        f"{MARCHES} AND montant IS NOT NULL GROUP BY cpv_division ORDER BY 4 DESC NULLS LAST, 1"
     ).fetchall()
     labels = cpv_divisions()
     divisions = [{"division": d, "libelle": labels.get(d or "", "sans code CPV lisible"), "contracts": n,
@@ -54,15 +55,16 @@ def amounts_per_division(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
             "contracts": sum(d["contracts"] for d in divisions)}  # fmt: skip
 
 
-_DELAY = "date_diff('day', notification, publication)"
-_ON_TIME = "publication <= notification + INTERVAL 2 MONTH"
+# The publication delay and its regulatory bound, for the indicator and the buyers' counts (buyers.py).
+DELAY = "date_diff('day', notification, publication)"
+ON_TIME = "publication <= notification + INTERVAL 2 MONTH"
 
 
 def delays(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """The days from notification to publication (contracts with both dates, published on or after the
     notification), the median per source and per buyer category, and the share published within two months."""
     where = f"{MARCHES} AND notification IS NOT NULL AND publication IS NOT NULL AND publication >= notification"
-    select = f"count(*), median({_DELAY}), avg(CASE WHEN {_ON_TIME} THEN 1.0 ELSE 0.0 END)"
+    select = f"count(*), median({DELAY}), avg(CASE WHEN {ON_TIME} THEN 1.0 ELSE 0.0 END)"
     total = db.execute(f"SELECT {select} {where}").fetchone() or (0, None, None)
     per_source = db.execute(f"SELECT source, {select} {where} GROUP BY source ORDER BY source").fetchall()
     categories = legal_categories()
@@ -101,7 +103,7 @@ def dependence(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         SELECT max(amount) / sum(amount), sum(n) FROM per GROUP BY acheteur HAVING sum(n) >= {DEPENDENCE_MIN}"""
     ).fetchall()
     shares = sorted(share for share, _ in rows)
-    median = shares[len(shares) // 2] if shares else None
+    median = statistics.median(shares) if shares else None
     over_half = sum(1 for s in shares if s > 0.5) / len(shares) if shares else None
     return {"buyers": len(shares), "shares": shares, "median": median, "over_half": over_half,
             "contracts": int(sum(n for _, n in rows)), "minimum": DEPENDENCE_MIN}  # fmt: skip
@@ -130,8 +132,8 @@ def holders_share(db: duckdb.DuckDBPyConnection, condition: str, known: str) -> 
             FROM titulaires JOIN (SELECT uid {MARCHES}) USING (uid) WHERE {known} IS NOT NULL"""
     ).fetchone() or (0, None, 0)
     amounts = db.execute(
-        f"""WITH one AS (SELECT uid, bool_or({condition}) AS hit FROM titulaires WHERE {known} IS NOT NULL
-                         GROUP BY uid HAVING count(*) = 1)
+        f"""WITH one AS (SELECT uid, bool_or({condition}) AS hit FROM titulaires GROUP BY uid
+                         HAVING count(*) = 1 AND count({known}) = 1)
             SELECT sum(montant), sum(montant) FILTER (WHERE hit) FROM contrats JOIN one USING (uid)
             WHERE valid AND kind = 'marche' AND montant_fiable IS NOT false"""
     ).fetchone() or (None, None)

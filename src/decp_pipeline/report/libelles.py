@@ -81,11 +81,6 @@ RULES = {  # jsonschema's rules (and ours: maxTextLength, depth, file-unreadable
     "depth": "enregistrement imbriqué trop profondément",
     "file-unreadable": "fichier illisible",
 }
-DUPLICATE_RULES = {
-    "exact-copy": "copie exacte d'un enregistrement gardé",
-    "same-uid": "même acheteur et même id qu'un enregistrement plus récent",
-    "version": "version antérieure du même contrat (avant une modification)",
-}
 
 
 def rule_words(code: str) -> tuple[str, str]:

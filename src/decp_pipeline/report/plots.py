@@ -17,7 +17,7 @@ from typing import Any
 import matplotlib as mpl
 from cycler import cycler
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 PALETTE = ["#000091", "#e1000f", "#009081", "#c3992a", "#6a6af4", "#ce614a", "#3a3a3a", "#b7a73f", "#958b62",
            "#00a95f"]  # fmt: skip
@@ -47,7 +47,7 @@ def svg(fig: Figure, title: str) -> str:
     text = out.getvalue()
     text = text[text.index("<svg") :]
     text = re.sub(r'(<svg[^>]*?) width="[^"]*" height="[^"]*"', r"\1", text, count=1)
-    escaped = title.replace("&", "&amp;").replace("<", "&lt;")
+    escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
     return text.replace(">", f' role="img" aria-label="{escaped}" class="plot">', 1)
 
 
@@ -65,19 +65,20 @@ def _top(series: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
 def months(facts: dict[str, Any], title: str) -> str | None:
     """Exported contracts per month, one line per source."""
     series = _top(facts["series"])
-    every = sorted({month for values in series.values() for month in values})
-    if not every:
+    present = sorted({month for values in series.values() for month in values})
+    if not present:
         return None
+    every = _month_range(present[0], present[-1])  # every month between: the axis is linear in time
     with figure() as fig:
         axes = fig.add_subplot()
         positions = {month: i for i, month in enumerate(every)}
-        for name, values in series.items():
-            points = sorted(values.items())
-            axes.plot([positions[m] for m, _ in points], [v for _, v in points], label=name, linewidth=1.4,
+        for name, values in series.items():  # a month without contracts of a source is a 0 of that source
+            axes.plot(list(positions.values()), [values.get(m, 0) for m in every], label=name, linewidth=1.4,
                       marker="o" if len(every) < 24 else None, markersize=3)  # fmt: skip
         ticks = [i for i, month in enumerate(every) if month.endswith("-01")] or list(range(len(every)))
         axes.set_xticks(ticks, [every[i][:4] if every[i].endswith("-01") else every[i] for i in ticks])
         axes.set_ylabel("contrats exportés")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.yaxis.set_major_formatter(NUMBERS)
         axes.legend(fontsize=7, frameon=False, ncols=2)
         return svg(fig, title)
@@ -99,6 +100,7 @@ def stacked_bars(labels: Sequence[str], stacks: dict[str, Sequence[float]], titl
         axes.set_yticks(range(len(labels)), [_short(label) for label in labels])
         axes.invert_yaxis()
         axes.set_xlabel(xlabel)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.xaxis.set_major_formatter(NUMBERS)
         if len(stacks) > 1:
             axes.legend(fontsize=7, frameon=False, loc="lower right")
@@ -155,8 +157,19 @@ def histogram(values: Sequence[float], title: str, *, xlabel: str) -> str | None
         axes.hist(values, bins=[i / 20 for i in range(21)], color=PALETTE[0], edgecolor="white")
         axes.set_xlabel(xlabel)
         axes.set_ylabel("acheteurs")
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
         return svg(fig, title)
+
+
+def _month_range(first: str, last: str) -> list[str]:
+    """Every YYYY-MM from `first` to `last`."""
+    year, month = int(first[:4]), int(first[5:7])
+    months = []
+    while (current := f"{year:04d}-{month:02d}") <= last:
+        months.append(current)
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
 
 
 def _short(label: str, width: int = 42) -> str:

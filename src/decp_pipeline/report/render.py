@@ -27,6 +27,13 @@ def number(value: Any, digits: int = 0) -> str:
     return text.replace(",", THIN).replace(".", ",")
 
 
+def days(value: Any) -> str:
+    """A number of days, as a median gives it: `21`, or `22,5` between two days (never rounded away)."""
+    if value is None:
+        return "–"
+    return number(value, 0 if float(value).is_integer() else 1)
+
+
 def euros(value: Any) -> str:
     """Amounts: whole euros below a million, then `12,5 M€`, `1,2 Md€`."""
     if value is None:
@@ -71,7 +78,7 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=number, euros=euros, percent=percent, cell=cell, json_script=json_script)
+    env.filters.update(number=number, days=days, euros=euros, percent=percent, cell=cell, json_script=json_script)
     style = files("decp_pipeline.report").joinpath("templates/style.css").read_text(encoding="utf-8")
     style = re.sub(r"\s*([{};:,])\s*", r"\1", re.sub(r"\s+", " ", style)).strip()  # 27,000 copies: no spaces
     env.globals["style"] = Markup(style)  # noqa: S704 - our own stylesheet, inlined in every page

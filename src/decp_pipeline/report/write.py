@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from decp_pipeline.exceptions import OutputError
 from decp_pipeline.report import accounting, buyers, indicators, plots
@@ -40,7 +41,7 @@ def write_report(folder: Path, document: dict[str, Any], today: str) -> dict[str
         finally:
             db.close()
             shutil.rmtree(folder / SPILL, ignore_errors=True)
-    except duckdb.Error as e:  # a full disk, or memory: the build fails whole, the current release is kept
+    except (duckdb.Error, pa.ArrowException) as e:  # disk, memory, a table unreadable: the build fails whole
         raise OutputError(
             f"could not write the report ({PAGE}): {' '.join(str(e).split())}; "
             "the current release was kept (outputs: {report: false} leaves it out)"
@@ -67,10 +68,25 @@ def _facts(db: Any, folder: Path, document: dict[str, Any], today: str, everyone
         "rejections": accounting.rejections(document, folder),
         "silent": accounting.silent(document),
         "indicators": indicators.all_indicators(db, enriched=enriched),
-        "buyers": {"count": len(everyone), "listed": listed,
+        "buyers": {"count": len(everyone), "listed": listed, "without_id": _without_id(db),
                    "all": [[b["acheteur_id"], b["acheteur_nom"] or "", b["records"], b["rejected"], b["page"]]
                            for b in everyone]},
     }  # fmt: skip
+
+
+def _without_id(db: Any) -> int:
+    """Rows whose buyer has no id: no page can be theirs (the report says how many)."""
+    found = db.execute("SELECT count(*) FROM contrats WHERE acheteur IS NULL OR acheteur = ''").fetchone()
+    return int(found[0]) if found else 0
+
+
+def kept_report(release: Path) -> dict[str, Any]:
+    """What the report of a kept release (nothing changed) holds, as write_report says it; empty without one."""
+    page = release / PAGE
+    if not page.is_file():
+        return {}
+    pages = [p.stat().st_size for p in (release / buyers.FOLDER).glob("*.html")]
+    return {"pages": len(pages), "report_bytes": page.stat().st_size, "pages_bytes": sum(pages), "seconds": None}
 
 
 def _plots(facts: dict[str, Any]) -> dict[str, str | None]:
