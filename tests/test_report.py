@@ -81,7 +81,8 @@ def test_fixes_and_anomalies_per_source_with_the_records_they_touched(demo):
         for row in listed:
             source, code = row.get("data-source"), row.get("data-code")
             has_code = rows[column].fillna("").str.split().map(lambda codes, code=code: code in codes)
-            touched = rows[(rows["source"] == source) & has_code]
+            counted = rows["valid"] if column == "anomalies" else True  # as report.json counts them
+            touched = rows[(rows["source"] == source) & has_code & counted]
             assert (value(row.xpath("td")[4]) or 0) == len(touched), (column, source, code)
     # One procedure label of format 1.4 per record: the records touched are the count (pes-marche: 5 of 30).
     (procedure,) = html.xpath('//table[@id="fixes"]/tbody/tr[@data-source="pes-marche"][@data-code="procedure-1.4"]')
@@ -291,3 +292,24 @@ def test_a_kept_release_still_says_its_report(tmp_path):
     assert {"report.html", "acheteurs.csv", "acheteurs/"} <= set(document["files"])
     assert "buyer pages in acheteurs/" in aws_build(tmp_path, records).stdout.splitlines()[-1]
     assert aws_build(tmp_path, records).stdout.splitlines()[-1].endswith("kept with the release")
+
+
+@pytest.mark.realdata
+def test_the_report_of_the_real_2019_files(tmp_path, realdata):
+    """The five real files of 2019: the overlap matrix is report.json's (175 contracts of PES Marché that AWS
+    publishes too), and each anomaly's records on the page equal report.json's count, which counts the exported
+    records only (AIFE's 4,171 rejected records hold many damaged texts that are not counted)."""
+    from .test_build import REAL_FILES
+
+    args = [*REAL_FILES, *[a for s, path in REAL_FILES.items() for a in ("--input", f"{s}={realdata / path}")]]
+    code, report, _ = build(tmp_path, *args)
+    assert code == 0
+    html = page(tmp_path / "dist" / "report.html")
+    anomalies = html.xpath('//table[@id="anomalies"]/tbody/tr')
+    assert anomalies
+    for row in anomalies:
+        assert value(row.xpath("td")[3]) == value(row.xpath("td")[4]), row.get("data-code")  # once per record
+    damaged = html.xpath('//table[@id="anomalies"]/tbody/tr[@data-source="aife"][@data-code="damaged-encoding"]')
+    assert value(damaged[0].xpath("td")[4]) == report["sources"]["aife"]["anomalies"]["damaged-encoding"]
+    assert len(html.xpath("//figure/svg[contains(@aria-label, 'deux sources')]")) == 1
+    assert report["overlap"]["pes-marche"] == {"marches-publics-info": 175}

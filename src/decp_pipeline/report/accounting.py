@@ -63,27 +63,28 @@ def overlap(document: dict[str, Any]) -> dict[str, Any]:
     return {"sources": names, "matrix": matrix, "any": any(any(row) for row in matrix)}
 
 
-def touched(db: duckdb.DuckDBPyConnection, column: str) -> dict[tuple[str, str], int]:
-    """(source, code) → the rows (exported or rejected records) whose `column` (fixes, anomalies) holds the code."""
+def touched(db: duckdb.DuckDBPyConnection, column: str, where: str = "true") -> dict[tuple[str, str], int]:
+    """(source, code) → the rows (matching `where`) whose `column` (fixes, anomalies) holds the code."""
     rows = db.execute(
         f"SELECT source, code, count(*) FROM (SELECT source, unnest(string_split({column}, ' ')) AS code "
-        f"FROM contrats WHERE {column} IS NOT NULL) GROUP BY ALL"
+        f"FROM contrats WHERE {column} IS NOT NULL AND {where}) GROUP BY ALL"
     ).fetchall()
     return {(source, code): count for source, code, count in rows}
 
 
 def marks(document: dict[str, Any], db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Fixes and anomalies per source: the count of report.json, the records touched and their share of the
-    source's records in the tables (exported + rejected)."""
-    records = {s: c["exported"] + c["rejected"] for s, c in document["sources"].items()}
+    """Fixes and anomalies per source: the count of report.json, the records that carry the code and their share
+    of the source's records, counted as report.json counts them: fixes on every record (the tables hold the
+    exported and the rejected ones), anomalies on the exported records only."""
     result: dict[str, Any] = {}
-    for column, words in (("fixes", FIXES), ("anomalies", ANOMALIES)):
-        by_code = touched(db, column)
+    for column, words, where in (("fixes", FIXES, "true"), ("anomalies", ANOMALIES, "valid")):
+        by_code = touched(db, column, where)
         rows = []
         for source, counts in document["sources"].items():
+            base = counts["exported"] + (counts["rejected"] if column == "fixes" else 0)
             for code, count in sorted(counts.get(column, {}).items(), key=lambda item: -item[1]):
                 hit = None if column == "fixes" and code in NOT_PER_RECORD else by_code.get((source, code), 0)
-                share = hit / records[source] if hit is not None and records[source] else None
+                share = hit / base if hit is not None and base else None
                 rows.append({"source": source, "code": code, "libelle": words.get(code, code), "count": count,
                              "records": hit, "share": share})  # fmt: skip
         result[column] = rows
