@@ -77,6 +77,9 @@ def test_fixes_and_anomalies_per_source_with_the_records_they_touched(demo):
     for column in ("fixes", "anomalies"):
         listed = html.xpath(f'//table[@id="{column}"]/tbody/tr')
         expected = {(s, code): n for s, counts in report["sources"].items() for code, n in counts[column].items()}
+        if column == "anomalies":  # and those only rejected records carry, with no count in report.json
+            for source, codes in rows[~rows["valid"]][["source", "anomalies"]].dropna().values:
+                expected |= {(source, code): 0 for code in codes.split() if (source, code) not in expected}
         assert {(r.get("data-source"), r.get("data-code")): value(r.xpath("td")[3]) for r in listed} == expected
         for row in listed:
             source, code = row.get("data-source"), row.get("data-code")
@@ -84,6 +87,9 @@ def test_fixes_and_anomalies_per_source_with_the_records_they_touched(demo):
             counted = rows["valid"] if column == "anomalies" else True  # as report.json counts them
             touched = rows[(rows["source"] == source) & has_code & counted]
             assert (value(row.xpath("td")[4]) or 0) == len(touched), (column, source, code)
+            if column == "anomalies":
+                on_rejected = rows[(rows["source"] == source) & has_code & ~rows["valid"]]
+                assert value(row.xpath("td")[6]) == len(on_rejected), (source, code)
     # One procedure label of format 1.4 per record: the records touched are the count (pes-marche: 5 of 30).
     (procedure,) = html.xpath('//table[@id="fixes"]/tbody/tr[@data-source="pes-marche"][@data-code="procedure-1.4"]')
     assert (value(procedure.xpath("td")[3]), value(procedure.xpath("td")[4])) == (5, 5)
@@ -186,7 +192,8 @@ def test_buyer_pages_and_acheteurs_csv(demo):
     assert value(enum.xpath("td")[2]) == solideo["repaired"] == 7
     listed = html.xpath('//table[@id="corriges-liste"]/tbody/tr')  # and the repaired records themselves
     assert len(listed) == 7
-    assert "enum-case" in listed[0].text_content()
+    assert "valeur d'une liste fermée corrigée" in listed[0].text_content()  # in words, the code as title
+    assert listed[0].xpath('.//span[@title="enum-case"]')
     dunkerque = page(dist / "acheteurs" / f"{DUNKERQUE}.html")
     assert len(dunkerque.xpath('//section[@id="contrats"]//tbody/tr')) == 20
     assert "Aucun enregistrement rejeté." in dunkerque.text_content()
@@ -228,8 +235,10 @@ def test_the_manifest_covers_the_buyer_pages(demo, tmp_path):
 def test_outputs_report_false_leaves_the_report_out(tmp_path):
     config = tmp_path / "sources.yaml"
     shipped = (Path(__file__).parents[1] / "sources.yaml").read_text(encoding="utf-8")
+    assert aws_build(tmp_path, aws_records()[:5]).exit_code == 0  # with its report
     config.write_text(shipped + "\noutputs:\n  report: false\n", encoding="utf-8")
     assert aws_build(tmp_path, aws_records()[:5], "--config", str(config)).exit_code == 0
+    assert not (tmp_path / "dist" / "report.html").is_symlink()  # no link left to a report the release lacks
     current = tmp_path / "dist" / "current"
     assert not (current / "report.html").exists()
     assert not (current / "acheteurs").exists()
@@ -313,3 +322,18 @@ def test_the_report_of_the_real_2019_files(tmp_path, realdata):
     assert value(damaged[0].xpath("td")[4]) == report["sources"]["aife"]["anomalies"]["damaged-encoding"]
     assert len(html.xpath("//figure/svg[contains(@aria-label, 'deux sources')]")) == 1
     assert report["overlap"]["pes-marche"] == {"marches-publics-info": 175}
+
+
+def test_a_relative_reference_path_is_the_current_folder_s(tmp_path, monkeypatch):
+    """--reference cpv=samples/references/cpv.csv with a --config in another folder: the path is read from the
+    current folder, as --input's (it was looked for beside the config, and the reference left out)."""
+    config = tmp_path / "elsewhere" / "sources.yaml"
+    config.parent.mkdir()
+    config.write_text((Path(__file__).parents[1] / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(Path(__file__).parents[1])
+    result = aws_build(tmp_path, aws_records()[:3], "--config", str(config), "--reference",
+                       "cpv=samples/references/cpv.csv")  # fmt: skip
+    assert result.exit_code == 0
+    assert "WARNING: reference" not in result.stderr
+    labels = pd.read_parquet(tmp_path / "dist" / "marches.parquet")["cpv_libelle"]
+    assert labels.notna().all()

@@ -190,5 +190,6 @@ def write_summary(run: BuildRun, out: str) -> None:
     if html := assembly.html:
         done = "kept with the release" if html["seconds"] is None else f"written in {html['seconds']:,.1f} s"
         click.echo(f"Report: report.html ({html['report_bytes'] / 1e6:,.1f} MB), acheteurs.csv and "
-                   f"{html['pages']:,} buyer pages in acheteurs/ ({html['pages_bytes'] / 1e6:,.1f} MB), "
+                   f"{html['pages']:,} buyer page{'s' if html['pages'] != 1 else ''} in acheteurs/ "
+                   f"({html['pages_bytes'] / 1e6:,.1f} MB), "
                    f"{done}")  # fmt: skip

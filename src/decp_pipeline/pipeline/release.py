@@ -129,6 +129,9 @@ class Releases:
         for path in sorted(current.iterdir()):
             if not path.name.startswith("."):
                 self._link(path.name)
+        for link in self.out.iterdir():  # an output the new release lacks (outputs: {report: false}): no dead link
+            if link.is_symlink() and os.readlink(link).startswith(f"{CURRENT}/") and not link.exists():
+                link.unlink()
 
     def _link(self, name: str) -> None:
         """OUT/name → current/name (replacing, in one rename, the flat file an older version wrote there)."""

@@ -44,7 +44,7 @@ def parse_references(values: Sequence[str]) -> dict[str, str]:
             raise InputError(f"--reference {value!r}: unknown reference '{name}'" + suggest(name, set(REFERENCE_NAMES)))
         if not Path(path).is_file():
             raise InputError(f"--reference {value!r}: {path} is not a file")
-        given[name] = path
+        given[name] = str(Path(path).resolve())  # a path of the command line is the current folder's, not --config's
     return given
 
 

@@ -75,20 +75,27 @@ def touched(db: duckdb.DuckDBPyConnection, column: str, where: str = "true") -> 
 def marks(document: dict[str, Any], db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     """Fixes and anomalies per source: the count of report.json, the records that carry the code and their share
     of the source's records, counted as report.json counts them: fixes on every record (the tables hold the
-    exported and the rejected ones), anomalies on the exported records only."""
-    result: dict[str, Any] = {}
-    for column, words, where in (("fixes", FIXES, "true"), ("anomalies", ANOMALIES, "valid")):
-        by_code = touched(db, column, where)
-        rows = []
-        for source, counts in document["sources"].items():
-            base = counts["exported"] + (counts["rejected"] if column == "fixes" else 0)
-            for code, count in sorted(counts.get(column, {}).items(), key=lambda item: -item[1]):
-                hit = None if column == "fixes" and code in NOT_PER_RECORD else by_code.get((source, code), 0)
-                share = hit / base if hit is not None and base else None
-                rows.append({"source": source, "code": code, "libelle": words.get(code, code), "count": count,
-                             "records": hit, "share": share})  # fmt: skip
-        result[column] = rows
+    exported and the rejected ones), anomalies on the exported records; and, for anomalies, the rejected records
+    that carry one too (report.json does not count them: a code found only on rejected records is listed, 0)."""
+    fixes = touched(db, "fixes")
+    exported, rejected = touched(db, "anomalies", "valid"), touched(db, "anomalies", "NOT valid")
+    result: dict[str, Any] = {"fixes": [], "anomalies": []}
+    for source, counts in document["sources"].items():
+        for code, count in sorted(counts.get("fixes", {}).items(), key=lambda item: -item[1]):
+            hit = None if code in NOT_PER_RECORD else fixes.get((source, code), 0)
+            result["fixes"].append(_mark(source, code, FIXES, count, hit, counts["exported"] + counts["rejected"]))
+        found = dict(counts.get("anomalies", {}))
+        found |= {code: 0 for s, code in rejected if s == source and code not in found}
+        for code, count in sorted(found.items(), key=lambda item: (-item[1], item[0])):
+            row = _mark(source, code, ANOMALIES, count, exported.get((source, code), 0), counts["exported"])
+            result["anomalies"].append(row | {"rejected": rejected.get((source, code), 0)})
     return result
+
+
+def _mark(source: str, code: str, words: dict[str, str], count: int, hit: int | None, base: int) -> dict[str, Any]:
+    share = hit / base if hit is not None and base else None
+    return {"source": source, "code": code, "libelle": words.get(code, code), "count": count, "records": hit,
+            "share": share}  # fmt: skip
 
 
 def rejections(document: dict[str, Any], folder: Path) -> list[dict[str, Any]]:

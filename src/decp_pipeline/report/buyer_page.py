@@ -10,6 +10,7 @@ from typing import Any
 
 from markupsafe import escape
 
+from decp_pipeline.report.libelles import FIXES
 from decp_pipeline.report.render import cell, days, environment, number, percent
 
 SHOWN_CONTRACTS = 100  # the latest contracts listed on a page
@@ -125,13 +126,14 @@ def _marks(column: str, marks: list[dict[str, Any]], listed: str = "") -> str:
 
 
 def _repaired(repaired: list[dict[str, Any]], hidden: int) -> str:
-    """The first repaired records, each with the codes of its fixes (their words are in the table above)."""
+    """The first repaired records, each with its fixes in plain words (the code in the title)."""
     if not repaired:
         return ""
     rows = "\n".join(
         f'<tr data-uid="{escape(r["uid"] or "")}"><td><code>{escape(r["id"] or "–")}</code></td>'
         f"<td>{escape(_cut(r['objet']))}</td><td>"
-        + ", ".join(f"<code>{escape(code)}</code>" for code in (r["fixes"] or "").split())
+        + "; ".join(f'<span title="{escape(code)}">{escape(FIXES.get(code, code))}</span>'
+                    for code in (r["fixes"] or "").split())
         + f"</td><td>{'oui' if r['valid'] else 'non (rejeté)'}</td></tr>"
         for r in repaired
     )  # fmt: skip
