@@ -40,9 +40,9 @@ def serve_command(host: str, port: int, workers: int, max_upload_mb: float, time
     POST /api/validate answers what `decp validate --json` prints for the uploaded file (200 valid, 422
     invalid); GET /api/schemas, GET /health, GET /openapi.json. Stops on Ctrl-C or SIGTERM.
     """
-    import uvicorn  # here: the other commands do not pay for the server's imports
+    import uvicorn  # noqa: PLC0415 - the server's imports: the other commands do not pay for them
 
-    from decp_pipeline.serve.app import create_app
+    from decp_pipeline.serve.app import create_app  # noqa: PLC0415 - starlette, likewise
 
     settings = ServeSettings(host, port, workers, max_upload_mb, time_limit)
     level = {-1: "error", 0: "info", 1: "debug"}[verbosity()]

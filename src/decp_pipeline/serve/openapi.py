@@ -73,12 +73,21 @@ def _validate_operation() -> dict[str, Any]:
         "summary": "Validate one DECP file (JSON or XML, format 1.5 or 2022) as `decp validate --json` does",
         "operationId": "validate",
         "parameters": [
-            {"name": "schema_version", "in": "query", "required": False,
-             "schema": {"type": "string", "enum": list(SCHEMA_VERSIONS), "default": "auto"},
-             "description": "as `decp validate --schema-version`"},
-            {"name": "filename", "in": "query", "required": False, "schema": {"type": "string"},
-             "description": "the file's name, shown in the answer (raw body only)"},
-        ],  # fmt: skip
+            {
+                "name": "schema_version",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": list(SCHEMA_VERSIONS), "default": "auto"},
+                "description": "as `decp validate --schema-version`",
+            },
+            {
+                "name": "filename",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "the file's name, shown in the answer (raw body only)",
+            },
+        ],
         "requestBody": {
             "required": True,
             "content": {
@@ -104,8 +113,11 @@ def openapi_document() -> dict[str, Any]:
         "required": ["versions"],
         "properties": {"versions": {"type": "array", "items": {"type": "object"}}},
     }
-    health = {"type": "object", "required": ["status", "version"], "properties": {
-        "status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}}}  # fmt: skip
+    health = {
+        "type": "object",
+        "required": ["status", "version"],
+        "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}},
+    }
     html = {"description": "The publishers' page (French)", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "openapi": "3.0.3",
@@ -113,14 +125,28 @@ def openapi_document() -> dict[str, Any]:
         "paths": {
             "/": {"get": {"summary": "The publishers' page", "operationId": "page", "responses": {"200": html}}},
             "/api/validate": {"post": _validate_operation()},
-            "/api/schemas": {"get": {"summary": "The schema versions checked", "operationId": "schemas",
-                                     "responses": {"200": _json("The versions", "Schemas")}}},
-            "/health": {"get": {"summary": "The server answers", "operationId": "health",
-                                "responses": {"200": _json("Alive", "Health")}}},
-            "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi",
-                                      "responses": {"200": {"description": "OpenAPI 3.0",
-                                                            "content": {"application/json": {}}}}}},
-        },  # fmt: skip
+            "/api/schemas": {
+                "get": {
+                    "summary": "The schema versions checked",
+                    "operationId": "schemas",
+                    "responses": {"200": _json("The versions", "Schemas")},
+                }
+            },
+            "/health": {
+                "get": {
+                    "summary": "The server answers",
+                    "operationId": "health",
+                    "responses": {"200": _json("Alive", "Health")},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "operationId": "openapi",
+                    "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {}}}},
+                }
+            },
+        },
         "components": {
             "schemas": {
                 "Validation": _VALIDATION,

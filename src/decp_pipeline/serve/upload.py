@@ -17,13 +17,16 @@ import tempfile
 import unicodedata
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from decp_pipeline.exceptions import UploadError, UploadTooLargeError
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
 
 FIELD = b"file"  # the multipart field holding the file
 DEFAULT_NAME = "upload"
@@ -108,7 +111,7 @@ class _FilePart:
         self._value = b""
         self._disposition = b""
 
-    def callbacks(self) -> dict[str, object]:
+    def callbacks(self) -> MultipartCallbacks:
         return {
             "on_part_begin": self._begin,
             "on_header_field": lambda data, start, end: self._add("_header", data[start:end]),
