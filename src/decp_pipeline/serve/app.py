@@ -24,7 +24,7 @@ from decp_pipeline.config import SCHEMA_VERSIONS
 from decp_pipeline.exceptions import UploadError, UploadTooLargeError, ValidationTimeoutError, WorkerLostError
 from decp_pipeline.official_schemas import VERSIONS
 from decp_pipeline.serve.openapi import openapi_document
-from decp_pipeline.serve.page import CSP, render_page
+from decp_pipeline.serve.page import render_page
 from decp_pipeline.serve.settings import ServeSettings
 from decp_pipeline.serve.upload import receive
 from decp_pipeline.serve.worker import ValidationPool
@@ -55,7 +55,7 @@ def schemas_document() -> dict[str, Any]:
 def create_app(settings: ServeSettings) -> Starlette:
     """The service, with `settings`' limits; its workers start with the server (the lifespan)."""
     state = _State()
-    page = render_page(settings)
+    page, policy = render_page(settings)
     openapi = openapi_document()
 
     @contextlib.asynccontextmanager
@@ -90,7 +90,7 @@ def create_app(settings: ServeSettings) -> Starlette:
         return JSONResponse(document, status_code=200 if exit_code == 0 else 422)
 
     async def home(_request: Request) -> Response:
-        return HTMLResponse(page, headers={"Content-Security-Policy": CSP})
+        return HTMLResponse(page, headers={"Content-Security-Policy": policy})
 
     routes = [
         Route("/", home, methods=["GET"]),
