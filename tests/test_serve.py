@@ -4,6 +4,7 @@ its limits (upload size, time) answer 413 and 503; hostile files cost bounded ti
 
 from __future__ import annotations
 
+import html
 import json
 import socket
 import time
@@ -191,3 +192,22 @@ def test_the_time_limit_answers_503_and_the_server_goes_on(tmp_path):
 def test_serve_is_a_documented_command():
     assert "serve" in cli.commands
     assert "--max-upload-mb" in run_cli("serve", "--help").stdout
+
+
+def test_the_page_is_french_self_contained_and_under_its_policy(server):
+    answer = requests.get(server.url + "/", timeout=10)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "text/html; charset=utf-8"
+    page = answer.text
+    policy = answer.headers["content-security-policy"]
+    assert f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">' in page
+    assert "default-src 'none'" in policy
+    assert "connect-src 'self'" in policy
+    assert '<html lang="fr">' in page
+    assert '<input type="file" id="fichier" name="file"' in page
+    assert '<label for="fichier">' in page
+    assert '<button type="submit" id="verifier">Vérifier le fichier</button>' in page
+    assert 'id="champ-1.5-acheteur.id"' in page
+    assert 'id="champ-2.0-titulaires.titulaire.typeIdentifiant"' in page
+    assert " src=" not in page  # no script, image or frame loaded from anywhere
+    assert 'href="http' not in page

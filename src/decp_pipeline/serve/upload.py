@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from decp_pipeline.exceptions import UploadError, UploadTooLargeError
 
@@ -76,6 +76,9 @@ async def receive(request: Request, folder: str, limit: int) -> Upload:
                 async for chunk in _counted(request, limit):
                     out.write(chunk)
                 name = request.query_params.get("filename")
+    except ClientDisconnect:
+        os.unlink(path)
+        raise UploadError("the client went away before the whole file came") from None
     except BaseException:
         os.unlink(path)
         raise
