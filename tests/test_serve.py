@@ -211,3 +211,18 @@ def test_the_page_is_french_self_contained_and_under_its_policy(server):
     assert 'id="champ-2.0-titulaires.titulaire.typeIdentifiant"' in page
     assert " src=" not in page  # no script, image or frame loaded from anywhere
     assert 'href="http' not in page
+
+
+def test_a_port_taken_is_one_error_line_and_exit_1(server):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "decp_pipeline", "serve", "--port", str(server.port), "--workers", "1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert "address already in use" in run.stderr
+    assert run.stderr.splitlines()[-1] == (
+        f"Error: the server could not start on 127.0.0.1:{server.port} (the ERROR line above says why)"
+    )

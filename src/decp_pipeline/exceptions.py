@@ -211,6 +211,11 @@ class SignalError(DecpError):
 # -- decp serve: answers to one request, never an exit of the command -----------------------------------------
 
 
+class ServeError(DecpError):
+    """Raised by `decp serve` (cli/serve.py) when the server cannot start: the address cannot be listened on
+    (the port is taken, the host is not this machine's). uvicorn's ERROR line before it says why."""
+
+
 class UploadError(DecpError):
     """Raised by `serve.upload.receive`: the request carries no file the service can read (a multipart body
     without a `file` field, a broken multipart body, an unknown `schema_version`). The service answers 400

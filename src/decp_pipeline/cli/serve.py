@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from decp_pipeline.cli.options import verbosity, verbosity_options
-from decp_pipeline.exceptions import SignalError
+from decp_pipeline.exceptions import ServeError, SignalError
 from decp_pipeline.serve.settings import ServeSettings, default_workers
 
 
@@ -52,3 +52,7 @@ def serve_command(host: str, port: int, workers: int, max_upload_mb: float, time
         # uvicorn stops gracefully on SIGTERM, then raises the signal again for the handler of `decp`
         # (cli/__init__.py): the server stopped as asked, which is no error.
         return
+    except SystemExit as e:  # uvicorn's own exit when it cannot start (3), after its ERROR line
+        if e.code:
+            raise ServeError(f"the server could not start on {host}:{port} (the ERROR line above says why)") from None
+        raise
