@@ -17,6 +17,9 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).parents[1]
 SCREENSHOTS = Path(os.environ.get("DECP_SCREENSHOTS", ROOT / "build" / "screenshots"))
 EXCERPT = ROOT / "samples" / "marches-publics-info" / "marches-publics-info_2019-03-07_excerpt.json"
+# Elements wider than the screen (but the problems' table, which scrolls sideways in its own box).
+OVERFLOWING = """[...document.querySelectorAll('body *')].filter(e => !e.closest('.tableau')
+    && e.getBoundingClientRect().right > window.innerWidth + 1).map(e => e.tagName + '#' + e.id)"""
 ROWS = """[...document.querySelectorAll('#resultat tbody tr')].map(tr => {
     const cells = [...tr.cells].map(td => td.textContent);
     const link = tr.cells[1].querySelector('a');
@@ -123,4 +126,27 @@ def test_the_page_works_with_the_keyboard_alone(server, tmp_path):
         page.wait_for("!!document.querySelector('#resultat p')")
         assert page.evaluate("document.querySelector('#resultat p').textContent") == "Choisissez d'abord un fichier."
         assert page.evaluate("document.activeElement.id") == "fichier"
+        assert page.console_errors == []
+
+
+def test_a_file_dropped_on_the_page_is_checked_and_a_phone_reads_it(server, tmp_path):
+    require_chromium()
+    with Browser(tmp_path) as browser:
+        page = browser.open(page_url(server), mobile=True)
+        assert page.evaluate("window.innerWidth") == 390
+        assert page.evaluate(OVERFLOWING) == []  # nothing wider than the phone
+        box = page.evaluate("(() => { const r = document.getElementById('depot').getBoundingClientRect();"
+                            " return [r.x + r.width / 2, r.y + r.height / 2]; })()")  # fmt: skip
+        data = {"items": [], "files": [str(CORPUS / "v15-json-duree-zero.json")], "dragOperationsMask": 1}
+        for kind in ("dragEnter", "dragOver", "drop"):
+            page.connection.call("Input.dispatchDragEvent", {"type": kind, "x": box[0], "y": box[1], "data": data})
+        page.wait_for("document.getElementById('choisi').textContent.includes('v15-json-duree-zero.json')")
+        page.evaluate("document.getElementById('verifier').click()")
+        page.wait_for("(document.querySelector('#resultat h2') || {}).textContent === 'Fichier non conforme'", 30)
+        rows = page.evaluate(ROWS)
+        assert [row["cells"][:3] for row in rows] == [["n° 1 (id 2010345211201)", "dureeMois", "nombre trop petit"]]
+        assert rows[0]["href"] == "#champ-1.5-dureeMois"
+        assert page.evaluate(OVERFLOWING) == []
+        page.screenshot(SCREENSHOTS / "serve-phone.png", full_page=False)
+        assert local_only(server, page.requests) == []
         assert page.console_errors == []
