@@ -16,6 +16,7 @@ import json
 import logging
 import multiprocessing
 import signal
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from types import FrameType
@@ -62,6 +63,9 @@ class ValidationPool:
     """At most `workers` validations at a time; the others wait on the event loop (a semaphore), not in a queue
     of the pool, so that a file's time limit counts from when a worker takes it."""
 
+    task: Callable[[str, str, str, float], Verdict] = staticmethod(validate_upload)  # what a worker runs
+    grace = GRACE
+
     def __init__(self, workers: int, time_limit: float) -> None:
         self.workers = workers
         self.time_limit = time_limit
@@ -82,9 +86,9 @@ class ValidationPool:
         """The verdict on the file at `path`; ValidationTimeoutError when it takes longer than the limit."""
         async with self._slots:
             executor = self._executor
-            future: Future[Verdict] = executor.submit(validate_upload, path, schema_version, name, self.time_limit)
+            future: Future[Verdict] = executor.submit(self.task, path, schema_version, name, self.time_limit)
             try:
-                return await asyncio.wait_for(asyncio.wrap_future(future), self.time_limit + GRACE)
+                return await asyncio.wait_for(asyncio.wrap_future(future), self.time_limit + self.grace)
             except TimeoutError:
                 self._replace(executor)
                 raise ValidationTimeoutError(self.time_limit) from None
