@@ -42,3 +42,15 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_answer(tmp_path)
         assert server.uploads_left() == []
         log = server.log.read_text()
     assert "Traceback" not in log, log[-4000:]
+
+
+def test_the_document_is_valid_openapi_3_0():
+    """Checked against the OpenAPI 3.0 meta-schema (the one schemathesis ships), by jsonschema."""
+    import jsonschema
+
+    definitions = pytest.importorskip("schemathesis.specs.openapi.definitions")
+    from decp_pipeline.serve.openapi import openapi_document
+
+    jsonschema.Draft4Validator(definitions.OPENAPI_30).validate(openapi_document())
+    broken = {**openapi_document(), "paths": {"/health": {"get": {"responses": {"200": {}}}}}}  # no description
+    assert not jsonschema.Draft4Validator(definitions.OPENAPI_30).is_valid(broken)

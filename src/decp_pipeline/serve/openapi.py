@@ -12,7 +12,11 @@ from decp_pipeline.config import SCHEMA_VERSIONS
 _ERROR = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {"type": "string"}, "time_limit": {"type": "number"}},
+    "properties": {
+        "error": {"type": "string"},
+        "time_limit": {"type": "number"},
+        "max_upload_bytes": {"type": "integer"},
+    },
 }
 _PROBLEM = {
     "type": "object",
@@ -107,45 +111,51 @@ def _validate_operation() -> dict[str, Any]:
     }
 
 
+_SCHEMAS = {
+    "type": "object",
+    "required": ["default", "versions"],
+    "properties": {
+        "default": {"type": "string"},
+        "versions": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name", "label", "json_schema", "xml_schema"],
+                "properties": {
+                    "name": {"type": "string", "enum": [v for v in SCHEMA_VERSIONS if v != "auto"]},
+                    "label": {"type": "string"},
+                    "json_schema": {"type": "string", "nullable": True},
+                    "xml_schema": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+_HEALTH = {
+    "type": "object",
+    "required": ["status", "version"],
+    "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}},
+}
+
+
+def _get(operation: str, summary: str, answer: dict[str, Any]) -> dict[str, Any]:
+    return {"get": {"summary": summary, "operationId": operation, "responses": {"200": answer}}}
+
+
 def openapi_document() -> dict[str, Any]:
-    versions = {
-        "type": "object",
-        "required": ["versions"],
-        "properties": {"versions": {"type": "array", "items": {"type": "object"}}},
-    }
-    health = {
-        "type": "object",
-        "required": ["status", "version"],
-        "properties": {"status": {"type": "string", "enum": ["ok"]}, "version": {"type": "string"}},
-    }
+    """The document: the five routes, and the schemas of their answers."""
     html = {"description": "The publishers' page (French)", "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "openapi": "3.0.3",
         "info": {"title": "decp serve: validation of DECP files", "version": __version__},
         "paths": {
-            "/": {"get": {"summary": "The publishers' page", "operationId": "page", "responses": {"200": html}}},
+            "/": _get("page", "The publishers' page", html),
             "/api/validate": {"post": _validate_operation()},
-            "/api/schemas": {
-                "get": {
-                    "summary": "The schema versions checked",
-                    "operationId": "schemas",
-                    "responses": {"200": _json("The versions", "Schemas")},
-                }
-            },
-            "/health": {
-                "get": {
-                    "summary": "The server answers",
-                    "operationId": "health",
-                    "responses": {"200": _json("Alive", "Health")},
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "summary": "This document",
-                    "operationId": "openapi",
-                    "responses": {"200": {"description": "OpenAPI 3.0", "content": {"application/json": {}}}},
-                }
-            },
+            "/api/schemas": _get("schemas", "The schema versions checked", _json("The versions", "Schemas")),
+            "/health": _get("health", "The server answers", _json("Alive", "Health")),
+            "/openapi.json": _get(
+                "openapi", "This document", {"description": "OpenAPI 3.0", "content": {"application/json": {}}}
+            ),
         },
         "components": {
             "schemas": {
@@ -153,8 +163,8 @@ def openapi_document() -> dict[str, Any]:
                 "File": _FILE,
                 "Problem": _PROBLEM,
                 "Error": _ERROR,
-                "Schemas": versions,
-                "Health": health,
+                "Schemas": _SCHEMAS,
+                "Health": _HEALTH,
             }
         },
     }
