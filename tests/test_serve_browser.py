@@ -72,7 +72,13 @@ def test_a_file_with_problems_shows_each_in_french_with_its_field(server, tmp_pa
         assert len(rows) == 5
         first = rows[0]
         assert first["cells"][:3] == ["n° 39 (id 2019PA183100)", "procedure", "valeur hors de la liste autorisée"]
-        assert first["cells"][3].startswith('"Marché négocié sans publicité ni mise en concurrence préalable" is not')
+        assert first["cells"][3] == (
+            'une des valeurs : "Procédure adaptée", "Appel d\'offres ouvert", "Appel d\'offres restreint", '
+            '"Marché passé sans publicité ni mise en concurrence préalable", "Dialogue compétitif", '
+            '"Procédure avec négociation"'
+        )
+        assert first["cells"][4].startswith('"Marché négocié sans publicité ni mise en concurrence préalable" is not')
+        assert rows[1]["cells"][2:4] == ["liste avec des éléments répétés", "des éléments tous différents"]
         assert first["href"] == "#champ-1.5-procedure"
         assert all(row["target"] for row in rows if row["href"]), rows
         assert page.evaluate("document.activeElement.tagName") == "H2"  # the verdict is where the focus goes
@@ -96,7 +102,10 @@ def test_a_valid_file_and_a_broken_one(server, tmp_path):
         assert send(page, CORPUS / "v15-xml-malformed.xml") == "Fichier non conforme"
         rows = page.evaluate(ROWS)
         assert rows[0]["cells"][0].startswith("le fichier, ligne ")
-        assert rows[0]["cells"][2] == "fichier mal formé : ni JSON ni XML lisible"
+        assert rows[0]["cells"][2:4] == [
+            "fichier mal formé : ni JSON ni XML lisible",
+            "un fichier JSON ou XML bien formé",
+        ]
         assert local_only(server, page.requests) == []
         assert page.console_errors == []
 
@@ -144,7 +153,9 @@ def test_a_file_dropped_on_the_page_is_checked_and_a_phone_reads_it(server, tmp_
         page.evaluate("document.getElementById('verifier').click()")
         page.wait_for("(document.querySelector('#resultat h2') || {}).textContent === 'Fichier non conforme'", 30)
         rows = page.evaluate(ROWS)
-        assert [row["cells"][:3] for row in rows] == [["n° 1 (id 2010345211201)", "dureeMois", "nombre trop petit"]]
+        assert [row["cells"][:4] for row in rows] == [
+            ["n° 1 (id 2010345211201)", "dureeMois", "nombre trop petit", "au moins 1"]
+        ]
         assert rows[0]["href"] == "#champ-1.5-dureeMois"
         assert page.evaluate(OVERFLOWING) == []
         page.screenshot(SCREENSHOTS / "serve-phone.png", full_page=False)

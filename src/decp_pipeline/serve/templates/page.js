@@ -39,6 +39,45 @@
     return best && best.id;
   }
 
+  // What the schema expected, in French, read from the validator's message (validation/messages.py says it in
+  // English, in a few fixed shapes); empty when the message says it in no known shape (its detail is shown).
+  const HINTS = {
+    "a SIRET: 14 digits": "un SIRET : 14 chiffres",
+    "a CPV code: 8 digits, optionally followed by -N": "un code CPV : 8 chiffres, suivis éventuellement de -N",
+    "a date YYYY-MM-DD": "une date AAAA-MM-JJ",
+    "the buyer's SIRET (14 digits) followed by the contract id (7 to 16 characters)":
+      "le SIRET de l'acheteur (14 chiffres) suivi de l'identifiant du contrat (7 à 16 caractères)",
+  };
+  const TYPES = {"a text": "un texte", "a number": "un nombre", "a whole number": "un nombre entier",
+                 "true or false": "true ou false", "an object {...}": "un objet {…}", "a list [...]": "une liste […]",
+                 "null": "null"};
+  const EXPECTED = [
+    [/; allowed: (.*)$/s, m => "une des valeurs : " + m[1]],
+    [/is below the minimum (.*)$/, m => "au moins " + m[1]],
+    [/is above the maximum (.*)$/, m => "au plus " + m[1]],
+    [/characters; at most (\d+) allowed$/, m => `un texte de ${m[1]} caractères au plus`],
+    [/characters; at least (\d+) required$/, m => `un texte d'au moins ${m[1]} caractères`],
+    [/item\(s\); at least (\d+) required$/, m => `au moins ${m[1]} élément(s)`],
+    [/item\(s\); at most (\d+) allowed$/, m => `au plus ${m[1]} élément(s)`],
+    [/^expected (.+), got /, m => m[1].split(" or ").map(t => TYPES[t] || t).join(" ou ")],
+    [/ is not (.+)$/, m => HINTS[m[1]] || ""],
+    [/does not match the pattern (.+)$/, m => "une valeur conforme au motif " + m[1]],
+    [/^required field is missing$/, () => "ce champ, obligatoire"],
+    [/items must be unique$/, () => "des éléments tous différents"],
+    [/records must be unique$/, () => "des enregistrements tous différents"],
+    [/^field not allowed/, () => "aucun champ que le schéma ne définit pas"],
+    [/Expected is \( (.+?) \)/, m => "l'élément " + m[1]],
+  ];
+  function expected(problem) {
+    if (problem.rule === "syntax") return "un fichier JSON ou XML bien formé";
+    if (problem.rule === "maxTextLength") return "un texte de 100 000 caractères au plus";
+    for (const [pattern, words] of EXPECTED) {
+      const match = problem.message.match(pattern);
+      if (match) return words(match);
+    }
+    return "";
+  }
+
   function where(problem) {
     if (problem.record === null) {
       const at = problem.line ? `, ligne ${problem.line}` + (problem.column ? `, colonne ${problem.column}` : "") : "";
@@ -64,7 +103,7 @@
   function problemsTable(file) {
     const table = element("table");
     const head = table.createTHead().insertRow();
-    for (const title of ["Enregistrement", "Champ", "Problème", "Détail (message du validateur)"]) {
+    for (const title of ["Enregistrement", "Champ", "Problème", "Attendu", "Détail (message du validateur)"]) {
       const th = element("th", title);
       th.scope = "col";
       head.append(th);
@@ -74,6 +113,7 @@
       const row = body.insertRow();
       row.append(element("td", where(problem)), fieldCell(file.schema_version, problem));
       row.append(element("td", RULES[problem.rule] || `non conforme au schéma (règle ${problem.rule})`));
+      row.append(element("td", expected(problem)));
       row.append(element("td", problem.message, "detail"));
     }
     const wrapper = element("div", undefined, "tableau");
