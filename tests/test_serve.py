@@ -101,6 +101,18 @@ def test_requests_without_a_file_are_400(server):
         timeout=10,
     )
     assert broken.status_code == 400
+    huge_header = (
+        b"--x\r\nContent-Disposition: form-data; name=file; filename=" + b"a" * 100_000 + b"\r\n\r\n{}\r\n--x--\r\n"
+    )
+    answer = requests.post(
+        server.url + "/api/validate",
+        data=huge_header,
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+        timeout=10,
+    )
+    assert answer.status_code == 400
+    # python-multipart bounds a part's headers itself (they are held in memory, unlike its data)
+    assert answer.json() == {"error": "the multipart/form-data body cannot be read: Maximum header size exceeded"}
 
 
 def _raw_exchange(server: ServeProcess, head: bytes, chunks: list[bytes]) -> tuple[bytes, int]:
