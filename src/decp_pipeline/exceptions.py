@@ -206,3 +206,50 @@ class SignalError(DecpError):
             "fetch": ": the downloads under way were cancelled, the last good copies kept",
         }
         super().__init__(f"stopped by {signal_name}" + what.get(command or "", ""))
+
+
+# -- decp serve: answers to one request, never an exit of the command -----------------------------------------
+
+
+class ServeError(DecpError):
+    """Raised by `decp serve` (cli/serve.py) when the server cannot start: the address cannot be listened on
+    (the port is taken, the host is not this machine's). uvicorn's ERROR line before it says why."""
+
+
+class UploadError(DecpError):
+    """Raised by `serve.upload.receive`: the request carries no file the service can read (a multipart body
+    without a `file` field, a broken multipart body, an unknown `schema_version`). The service answers 400
+    with the message; a file itself, whatever its bytes, is never this error but the validator's to judge."""
+
+
+class UploadTooLargeError(UploadError):
+    """Raised by `serve.upload.receive`: the upload is larger than `--max-upload-mb` (by its Content-Length,
+    or counted while it streams in). The service answers 413 before reading the rest."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the upload is larger than the limit of {limit:,} bytes")
+        self.limit = limit
+
+
+class ValidationTimeoutError(DecpError):
+    """Raised in a worker of `decp serve` by `serve.worker.validate_upload`'s alarm, and by
+    `serve.worker.ValidationPool.run` when a worker does not answer in time: the file took longer than the
+    per-request limit. The service answers 503 with the limit."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the validation took longer than the limit of {seconds:g} s")
+        self.seconds = seconds
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # raised in worker processes
+        return type(self), (self.seconds,)
+
+
+class WorkerLostError(DecpError):
+    """Raised by `serve.worker.ValidationPool.run`: the worker validating an upload died (killed, out of
+    memory) before it answered. The pool is replaced; the service answers 503, the file was not judged."""
+
+    def __init__(self) -> None:
+        super().__init__("the validation worker stopped before it answered; send the file again")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return type(self), ()

@@ -21,6 +21,7 @@ from decp_pipeline.cli.build import build_command
 from decp_pipeline.cli.diff import diff_command
 from decp_pipeline.cli.fetch import fetch_command
 from decp_pipeline.cli.publish import publish_command
+from decp_pipeline.cli.serve import serve_command
 from decp_pipeline.cli.sources import sources_command
 from decp_pipeline.cli.validate import validate_command
 from decp_pipeline.exceptions import EXIT_FAILED, DecpError, SignalError
@@ -78,6 +79,7 @@ cli.add_command(build_command)
 cli.add_command(diff_command)
 cli.add_command(fetch_command)
 cli.add_command(publish_command)
+cli.add_command(serve_command)
 cli.add_command(sources_command)
 cli.add_command(validate_command)
 

@@ -80,6 +80,19 @@ RULES = {  # jsonschema's rules (and ours: maxTextLength, depth, file-unreadable
     "maxTextLength": "texte démesuré (plus de 100 000 caractères)",
     "depth": "enregistrement imbriqué trop profondément",
     "file-unreadable": "fichier illisible",
+    # decp validate's rules of a whole file, and those of XML Schema (validation/xml_records.py): the page of
+    # decp serve (serve/page.py) says each problem with these words too.
+    "syntax": "fichier mal formé : ni JSON ni XML lisible",
+    "envelope": "enveloppe du fichier différente de celle du format",
+    "enumeration": "valeur hors de la liste autorisée",
+    "datatype": "valeur d'un type inattendu",
+    "content": "élément absent, en trop ou mal placé",
+    "minInclusive": "nombre trop petit",
+    "maxInclusive": "nombre trop grand",
+    "length": "texte d'une longueur inattendue",
+    "totalDigits": "nombre de trop de chiffres",
+    "attribute": "attribut non conforme",
+    "element": "élément inattendu",
 }
 
 
