@@ -19,6 +19,8 @@ from cycler import cycler
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from decp_pipeline.report.render import number
+
 PALETTE = ["#000091", "#e1000f", "#009081", "#c3992a", "#6a6af4", "#ce614a", "#3a3a3a", "#b7a73f", "#958b62",
            "#00a95f"]  # fmt: skip
 STYLE: Any = {
@@ -177,12 +179,12 @@ def _short(label: str, width: int = 42) -> str:
 
 
 def _number(value: float) -> str:
-    """1 234 567 (a French thin space between thousands), 12,5 M for millions and more."""
+    """1 234 567 (render.number: a French thin space between thousands), 12,5 M for millions and more."""
     if abs(value) >= 1e9:
-        return f"{value / 1e9:.1f} Md".replace(".", ",")
+        return number(value / 1e9, 1) + " Md"
     if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f} M".replace(".", ",")
-    return f"{value:,.0f}".replace(",", "\u202f")
+        return number(value / 1e6, 1) + " M"
+    return number(value)
 
 
 NUMBERS = FuncFormatter(lambda value, _: _number(value))  # the axes' figures, the French way
