@@ -8,7 +8,8 @@ In one run, on the same files: (a) the parse-only floor: every file parsed by th
 (orjson for JSON, lxml for XML) and discarded, in one process, the best of three runs; (b) `decp build --offline`
 end to end on a fresh data dir; (c) the same build again, nothing changed; (d) again after one file changed;
 (e) a reference: the minimal Python pass (`bench/python_pass.py`: each record converted, walked once and
-serialized, nothing else), the least any Python pipeline does per record, the best of three runs.
+serialized, nothing else), the least any Python pipeline does per record, the best of three runs; (f) the HTML
+report and (g) the OCDS export of b's release written again, each alone (their share of the build).
 Each step's wall time, records per second and peak resident memory (the build and its worker processes
 together) are printed and written to bench/results.json with the machine's description, and the build's counts
 are compared with the generator's.
@@ -188,6 +189,7 @@ def summary(rows: list[Row], floors: list[float], passes: list[float], records: 
         "python_pass_over_floor": round(rows[4][1] / rows[0][1], 2),
         "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
         "report_over_full": round(rows[5][1] / full, 3),
+        "ocds_over_full": round(rows[6][1] / full, 3),
     }  # fmt: skip
 
 
@@ -221,6 +223,7 @@ def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], 
     rows.append(("d. re-run, one file changed", seconds, peak, result.returncode))
     rows.append(("e. minimal Python pass", *python_pass))
     rows.append(("f. HTML report of b", *report_alone(out, work)))
+    rows.append(("g. OCDS export of b", *ocds_alone(out, work)))
     return rows, floors, passes, passed, out
 
 
@@ -252,6 +255,32 @@ def report_alone(out: Path, work: Path) -> tuple[float, float, int]:
     return seconds, peak, result.returncode
 
 
+OCDS = """
+import json, sys
+from pathlib import Path
+from decp_pipeline.ocds.settings import OcdsSettings
+from decp_pipeline.ocds.write import write_ocds
+print(json.dumps(write_ocds(Path(sys.argv[1]), OcdsSettings(), "2026-01-01T00:00:00+00:00")))
+"""
+
+
+def ocds_alone(out: Path, work: Path) -> tuple[float, float, int]:
+    """The OCDS export (ocds/write.py) written again from the current release's decp.json and decp-2022.json,
+    alone, in a copy of them (hard links): its share of the build it is part of (step b also wrote it)."""
+    copy = work / "ocds-alone"
+    shutil.rmtree(copy, ignore_errors=True)
+    copy.mkdir(parents=True)
+    current = (out / "current").resolve()
+    for name in ("decp.json", "decp-2022.json"):
+        os.link(current / name, copy / name)
+    seconds, peak, result = timed([str(PYTHON), "-c", OCDS, str(copy)])
+    if result.returncode:
+        print(result.stdout, result.stderr)
+    else:
+        print(f"ocds alone: {result.stdout.strip()}")
+    return seconds, peak, result.returncode
+
+
 def print_table(
     rows: list[Row], floors: list[float], passes: list[float], mismatches: dict[str, Any], records: int, title: str
 ) -> None:
@@ -265,6 +294,7 @@ def print_table(
     runs = ", ".join(f"{seconds:.1f}" for seconds in passes)
     print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
     print(f"HTML report alone / full build: {rows[5][1] / full:.1%} (the build writes it too)")
+    print(f"OCDS export alone / full build: {rows[6][1] / full:.1%} (the build writes it too)")
     print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,23 @@ SHARED_REALDATA = Path(os.environ.get("DECP_REALDATA", Path(__file__).parents[2]
 # The files of a release that name it or its time (its build id, generated_at): the others are the same for
 # the same inputs.
 STAMPED = ("report.json", "manifest.json", "delta.json", "report.html")
+PUBLISHED_DATE = re.compile(rb'"publishedDate":"[^"]*"')
 
 
 def release_files(out: Path, *, stamped: bool = False) -> dict[str, bytes]:
     """The files of the current release in `out`, by name (without the stamped ones unless `stamped`); those of
-    a folder (acheteurs/) as FOLDER/NAME."""
+    a folder (acheteurs/, ocds/) as FOLDER/PATH. The OCDS packages are stamped with the build's time: unless
+    `stamped`, their `publishedDate` is blanked."""
     current = out / "current"
     files = {p.name: p for p in sorted(current.iterdir()) if p.is_file() and (stamped or p.name not in STAMPED)}
     for folder in (p for p in sorted(current.iterdir()) if p.is_dir()):
-        files.update({f"{folder.name}/{p.name}": p for p in sorted(folder.iterdir())})
-    return {name: path.read_bytes() for name, path in files.items()}
+        files.update({f"{folder.name}/{p.relative_to(folder).as_posix()}": p for p in sorted(folder.rglob("*"))
+                      if p.is_file()})  # fmt: skip
+    found = {name: path.read_bytes() for name, path in files.items()}
+    if not stamped:
+        found.update({name: PUBLISHED_DATE.sub(b'"publishedDate":""', data, count=1) for name, data in found.items()
+                      if name.startswith("ocds/")})  # fmt: skip
+    return found
 
 
 def force_assembly(out: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from decp_pipeline.ocds.archive import zip_folder
 from decp_pipeline.publish.settings import default_files
 
 from .conftest import run_cli
@@ -94,10 +96,10 @@ def test_publish_sends_each_file_once_then_nothing(site: tuple[Path, FakeUdata])
         assert udata.bodies[remote[name]["id"]] == (current / name).read_bytes()
     writes = udata.writes()
     uploads = [r for r in writes if r.method == "POST"]
-    assert len(uploads) == len(FILES) == 20
+    assert len(uploads) == len(FILES) == 21
     assert all(r.path == f"/api/1/datasets/{DATASET}/upload/" for r in uploads)
-    assert len([r for r in writes if r.method == "PUT"]) == 20
-    assert len(udata.server.log) == 41  # 1 GET, 20 uploads, 20 metadata updates; no 4xx
+    assert len([r for r in writes if r.method == "PUT"]) == 21
+    assert len(udata.server.log) == 43  # 1 GET, 21 uploads, 21 metadata updates; no 4xx
     assert {r.status for r in udata.server.log} == {200, 201}
     description = remote["marches.csv"]["description"]
     assert description.startswith("Table des marchés publics (une ligne par marché), en CSV : 145 lignes.")
@@ -106,7 +108,7 @@ def test_publish_sends_each_file_once_then_nothing(site: tuple[Path, FakeUdata])
     [run] = publication["runs"]
     assert run["resources"]["decp.json"]["id"] == remote["decp.json"]["id"]
     assert run["resources"]["decp.json"]["done"] == "created"
-    assert run["requests"] == 41
+    assert run["requests"] == 43
     assert result.stdout.splitlines()[0].startswith(f"created decp.json ({(current / 'decp.json').stat().st_size:,}")
 
     udata.server.clear_log()
@@ -131,7 +133,8 @@ def test_a_rebuild_with_one_record_changed_sends_only_the_changed_files(site: tu
     aws.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     assert build(root, samples).exit_code == 0
     after = json.loads((root / "dist" / "current" / "manifest.json").read_text())["files"]
-    changed = {n for n in FILES if before[n]["sha256"] != after[n]["sha256"]}
+    made = "ocds.zip"  # made when publishing, from ocds/: its packages' publishedDate is the build's
+    changed = {n for n in FILES if n != made and before[n]["sha256"] != after[n]["sha256"]} | {made}
     assert {"decp.json", "marches.csv", "marches.parquet", "delta.json", "delta.csv", "report.json"} <= changed
     assert changed < set(FILES)  # some files are the same: decp-2022.json, duplicates.csv ...
     udata.server.clear_log()
@@ -188,7 +191,7 @@ def test_a_refused_key_stops_and_is_never_echoed(site, monkeypatch, which: str, 
     assert publication.exists() == bool(writes)
     if writes:
         assert sent not in publication.read_text()
-        assert result.stdout.count("not sent: the API refused the key") == 19
+        assert result.stdout.count("not sent: the API refused the key") == 20
 
 
 def test_faults_are_retried_and_a_lost_creation_is_not_made_twice(site: tuple[Path, FakeUdata]) -> None:
@@ -203,7 +206,7 @@ def test_faults_are_retried_and_a_lost_creation_is_not_made_twice(site: tuple[Pa
     result = publish(root, udata)
     assert result.exit_code == 0, result.output
     assert udata.faults == []
-    assert sorted(by_title(udata)) == sorted(FILES)  # 20 resources: none created twice
+    assert sorted(by_title(udata)) == sorted(FILES)  # 21 resources: none created twice
     statuses = [r.status for r in udata.server.log]
     assert statuses.count(503) == statuses.count(429) == statuses.count(502) == 1
 
@@ -221,7 +224,7 @@ def test_a_file_that_keeps_failing_fails_alone(site: tuple[Path, FakeUdata]) -> 
     [line] = [line for line in result.stdout.splitlines() if line.startswith("failed ")]
     assert line.startswith("failed report.json: ")
     assert line.endswith("HTTP 500 Internal Server Error (after 3 attempts)")
-    assert result.stderr.splitlines()[-1].startswith("Error: 1 of 20 files failed: report.json")
+    assert result.stderr.splitlines()[-1].startswith("Error: 1 of 21 files failed: report.json")
 
 
 def test_a_damaged_or_forced_release_is_refused(site: tuple[Path, FakeUdata]) -> None:
@@ -257,7 +260,7 @@ def test_resources_are_matched_by_name_or_slug_and_others_left_alone(site: tuple
     assert remote["actes_sous_traitance.csv"]["id"] == "old-actes"
     documentation = {"id": "keep-me", "title": "Documentation du jeu de données", "checksum": None}
     assert remote["Documentation du jeu de données"] == documentation
-    assert len(remote) == 21
+    assert len(remote) == 22
 
 
 def test_publish_settings_are_checked(tmp_path: Path) -> None:
@@ -286,7 +289,7 @@ def test_a_redirect_is_not_followed_with_the_key(site: tuple[Path, FakeUdata]) -
             result.stdout
         )
         assert elsewhere.log == []
-        assert len(by_title(udata)) == 19  # the other files went up
+        assert len(by_title(udata)) == 20  # the other files went up
     finally:
         elsewhere.stop()
 
@@ -311,7 +314,37 @@ def test_a_key_refused_midway_leaves_what_is_up_unchanged(site, monkeypatch) -> 
     result = publish(root, udata)
     assert result.exit_code == 2
     assert "Stopped publishing release" in result.stderr
-    assert ": 19 unchanged, 1 failed; 2 requests" in result.stderr  # the GET, the refused upload
+    assert ": 20 unchanged, 1 failed; 2 requests" in result.stderr  # the GET, the refused upload
     runs = json.loads((root / "dist" / "current" / "publication.json").read_text())["runs"]
     assert runs[-1]["resources"]["decp.json"]["done"] == "unchanged"
     assert runs[-1]["resources"]["report.json"]["done"] == "failed"
+
+
+def test_ocds_zip_is_made_from_the_release_s_folder(site: tuple[Path, FakeUdata], tmp_path: Path) -> None:
+    """ocds.zip is made when publishing, from ocds/ checked against the manifest: the bytes sent are the zip of
+    the folder; a damaged folder is refused; a release built without it is published without it, unless
+    `publish.files` names it."""
+    root, udata = site
+    current = root / "dist" / "current"
+    packages = current / "ocds" / "releases" / "2019" / "2019-01-29.json"
+    original = packages.read_bytes()
+    packages.write_bytes(original.replace(b"2019", b"2091", 1))  # same size, other bytes
+    result = publish(root, udata)
+    assert result.exit_code == 1
+    assert "ocds/: its sha256 differs from the manifest's): nothing was published" in result.stderr
+    assert udata.writes() == []
+    packages.write_bytes(original)
+    assert publish(root, udata).exit_code == 0
+    zip_folder(current / "ocds", tmp_path / "expected.zip")
+    assert udata.bodies[by_title(udata)["ocds.zip"]["id"]] == (tmp_path / "expected.zip").read_bytes()
+    config = Path(os.environ["DECP_CONFIG"])
+    config.write_text(config.read_text(encoding="utf-8") + "\noutputs: {ocds: false}\n", encoding="utf-8")
+    assert build(root, SAMPLES).exit_code == 0
+    result = publish(root, udata, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "decp.json" in result.stdout
+    assert "ocds.zip" not in result.stdout
+    config.write_text(config.read_text(encoding="utf-8") + "publish: {files: [decp.json, ocds.zip]}\n", "utf-8")
+    result = publish(root, udata, "--dry-run")
+    assert result.exit_code == 2
+    assert "ocds.zip is made from ocds/, which release" in result.stderr

@@ -73,7 +73,9 @@ def test_a_build_is_a_whole_release_made_current(tmp_path: Path) -> None:
     assert manifest["counts"]["total"]["exported"] == report["total"]["exported"] == 108
     names = sorted(p.name for p in release.iterdir() if p.is_file())
     assert sorted(manifest["files"]) == [n for n in names if n != "manifest.json"]
-    assert sorted(manifest["folders"]) == sorted(p.name for p in release.iterdir() if p.is_dir()) == ["acheteurs"]
+    assert (
+        sorted(manifest["folders"]) == sorted(p.name for p in release.iterdir() if p.is_dir()) == ["acheteurs", "ocds"]
+    )
     for name, facts in manifest["files"].items():
         content = (release / name).read_bytes()
         assert (len(content), hashlib.sha256(content).hexdigest()) == (facts["size"], facts["sha256"])

@@ -22,6 +22,7 @@ import yaml
 from decp_pipeline.discover.settings import check_discover_settings
 from decp_pipeline.exceptions import ConfigError
 from decp_pipeline.normalize.hooks import HOOKS, named_hooks
+from decp_pipeline.ocds.settings import check_ocds_settings
 from decp_pipeline.pipeline.outputs import check_output_settings
 from decp_pipeline.publish.settings import check_publish_settings
 from decp_pipeline.yaml_loader import StrictLoader
@@ -164,6 +165,7 @@ def parse_config(document: Any, path: str) -> Config:
     problems.extend(check_publish_settings(settings.get("publish")))
     problems.extend(check_discover_settings(settings.get("discover")))
     problems.extend(check_output_settings(settings.get("outputs")))
+    problems.extend(check_ocds_settings(settings.get("ocds")))
     from decp_pipeline.references.settings import check_reference_settings  # noqa: PLC0415 - it imports this module
 
     problems.extend(check_reference_settings(settings.get("references")))

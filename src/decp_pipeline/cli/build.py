@@ -30,6 +30,7 @@ RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json",
                  "delta.json", "delta.csv", "duplicates.csv", "index.parquet", "coverage.csv",
                  "buyers.csv")  # fmt: skip
 REPORT_FILES = ("report.html", "acheteurs.csv", "acheteurs/")
+OCDS_FILES = ("ocds/",)
 
 
 @click.command("build")
@@ -154,9 +155,11 @@ def summary_document(run: BuildRun, out: str, exit_code: int) -> dict[str, Any]:
         "files": [
             *RELEASE_FILES,
             *(REPORT_FILES if assembly.html else ()),
+            *(OCDS_FILES if assembly.ocds else ()),
             *(f"{name}.{ext}" for name in assembly.tables for ext in ("csv", "parquet")),
         ],
         "report": assembly.html or None,  # what the HTML report wrote: pages, bytes, seconds
+        "ocds": assembly.ocds or None,  # what the OCDS export wrote: contracts, releases, packages, bytes, seconds
         "sources": sources,
         "total": assembly.total.to_dict(),
         "tables": assembly.tables,
@@ -193,3 +196,7 @@ def write_summary(run: BuildRun, out: str) -> None:
                    f"{html['pages']:,} buyer page{'s' if html['pages'] != 1 else ''} in acheteurs/ "
                    f"({html['pages_bytes'] / 1e6:,.1f} MB), "
                    f"{done}")  # fmt: skip
+    if ocds := assembly.ocds:
+        done = "kept with the release" if assembly.unchanged else f"written in {ocds['seconds']:,.1f} s"
+        click.echo(f"OCDS: ocds/ ({ocds['bytes'] / 1e6:,.1f} MB): {ocds['contracts']:,} records, "
+                   f"{ocds['releases']:,} releases in {ocds['packages']:,} daily packages, {done}")  # fmt: skip

@@ -7,6 +7,7 @@
     OUT/<table>.csv / .parquet, datapackage.json   the tables (pipeline/tables.py)
     OUT/report.json       the accounting: for every source, read = exported + rejected + duplicates
     OUT/report.html, OUT/acheteurs.csv, OUT/acheteurs/   the report, for people (report/), unless switched off
+    OUT/ocds/             the contracts in OCDS 1.1 (ocds/), unless switched off
 
 Sources are read by descending `priority`; one record is kept per contract (pipeline/dedup/) and every other
 copy is a duplicate of the source whose copy is dropped, counted under its rule (pipeline/plan.py). The release
@@ -28,6 +29,7 @@ import pyarrow as pa
 
 from decp_pipeline.config import DEFAULT_KEEP
 from decp_pipeline.exceptions import DecpError, OutputError, ReleaseError, ShrinkError
+from decp_pipeline.ocds.write import write_ocds
 from decp_pipeline.pipeline import coverage, lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
 from decp_pipeline.pipeline.cache import COUNTS
@@ -137,6 +139,8 @@ def _finish(releases: Releases, working: Path, assembly: Assembly, settings: tup
     """report.json, the delta, the HTML report (`settings`: the build's day, the outputs switched on), the
     manifest, last; then the release made current."""
     today, outputs = settings
+    if outputs.ocds:  # its summary and warnings go in report.json
+        _write_ocds(working, assembly, outputs)
     document = _write_report(working, assembly)  # the delta reads its sources
     previous, delta = _delta(releases, working, assembly, replaces_damaged=replaces_damaged)
     write_delta(working, delta)
@@ -147,6 +151,15 @@ def _finish(releases: Releases, working: Path, assembly: Assembly, settings: tup
     assert assembly.release is not None
     write_manifest(working, assembly.release, document, previous, forced=forced)
     releases.commit(working, assembly.release)
+
+
+def _write_ocds(working: Path, assembly: Assembly, outputs: Outputs) -> None:
+    """ocds/ (ocds/write.py); a warning when contracts are left out of it."""
+    published = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    assembly.ocds = write_ocds(working, outputs.ocds_settings, published)
+    if skipped := assembly.ocds["skipped"]:
+        why = "; ".join(f"{count:,} {reason}" for reason, count in sorted(skipped.items()))
+        assembly.warnings.append(f"ocds: {sum(skipped.values()):,} contract(s) left out of ocds/ ({why})")
 
 
 def _write_coverage(working: Path, assembly: Assembly, today: str, current: Path | None) -> None:

@@ -2,29 +2,39 @@
 default): `outputs: {report: false}` leaves the HTML report out.
 
     report   report.html, acheteurs.csv and acheteurs/<id>.html (report/)
+    ocds     ocds/: the contracts in OCDS 1.1 (ocds/), named by the `ocds:` section (published as ocds.zip)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-SWITCHES = {"report": "report.html, acheteurs.csv and the buyer pages acheteurs/"}
+from decp_pipeline.ocds.settings import OcdsSettings
+
+SWITCHES = {
+    "report": "report.html, acheteurs.csv and the buyer pages acheteurs/",
+    "ocds": "ocds/, the contracts in OCDS 1.1",
+}
 
 
 @dataclass(frozen=True)
 class Outputs:
     report: bool = True
+    ocds: bool = True
+    ocds_settings: OcdsSettings = field(default_factory=OcdsSettings)  # the `ocds:` section
 
     @property
     def key(self) -> str:
-        """What the release's fingerprint holds of them: switching one changes the outputs."""
-        return ",".join(name for name in SWITCHES if getattr(self, name))
+        """What the release's fingerprint holds of them: switching one (or an `ocds:` setting) changes them."""
+        switched = ",".join(name for name in SWITCHES if getattr(self, name))
+        return f"{switched}|{self.ocds_settings.key}" if self.ocds else switched
 
     @classmethod
-    def from_settings(cls, section: Any) -> Outputs:
-        """From a checked `outputs:` section (None: all on)."""
-        return cls(**{name: bool((section or {}).get(name, True)) for name in SWITCHES})
+    def from_settings(cls, section: Any, ocds: Any = None) -> Outputs:
+        """From a checked `outputs:` section (None: all on) and `ocds:` section (None: the defaults)."""
+        switches = {name: bool((section or {}).get(name, True)) for name in SWITCHES}
+        return cls(**switches, ocds_settings=OcdsSettings.from_settings(ocds))
 
 
 DEFAULT_OUTPUTS = Outputs()

@@ -213,12 +213,12 @@ def write_manifest(
 
 
 def folder_summary(folder: Path, *, checksums: bool = True) -> dict[str, Any]:
-    """A folder of a release: its files (count), their total size, and (with `checksums`) one sha256 of the lines
-    `name sha256` of its files in name order."""
-    files = sorted(p for p in folder.iterdir() if p.is_file())
-    summary: dict[str, Any] = {"files": len(files), "size": sum(p.stat().st_size for p in files)}
+    """A folder of a release: its files, in its subfolders too (count), their total size, and (with `checksums`)
+    one sha256 of the lines `path sha256` of its files in path order (a path relative to the folder)."""
+    files = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+    summary: dict[str, Any] = {"files": len(files), "size": sum(p.stat().st_size for _, p in files)}
     if checksums:
-        lines = "".join(f"{p.name} {sha256_of(p)}\n" for p in files)
+        lines = "".join(f"{name} {sha256_of(p)}\n" for name, p in files)
         summary["sha256"] = hashlib.sha256(lines.encode()).hexdigest()
     return summary
 

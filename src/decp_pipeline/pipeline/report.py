@@ -37,6 +37,7 @@ class Assembly:
     silent: list[dict[str, Any]] = field(default_factory=list)  # sources gone silent (pipeline/coverage.py)
     enrichment: dict[str, dict[str, int]] = field(default_factory=dict)  # per source (pipeline/enrich.py)
     html: dict[str, Any] = field(default_factory=dict)  # what the HTML report wrote (report/write.py)
+    ocds: dict[str, Any] = field(default_factory=dict)  # what the OCDS export wrote (ocds/write.py)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -50,11 +51,12 @@ class Assembly:
 
 @cache
 def assembly_version() -> str:
-    """The code that assembles the outputs from the cached results, and the report's templates and data (the
-    fingerprint changes with them)."""
+    """The code that assembles the outputs from the cached results, the report's templates and data, the OCDS
+    extension (the fingerprint changes with them)."""
     digest = hashlib.sha1(code_version("decp_pipeline.pipeline.assemble").encode(), usedforsecurity=False)
-    report = Path(__file__).resolve().parents[1] / "report"
-    for path in sorted([*report.glob("templates/*"), *report.glob("*.csv")]):
+    package = Path(__file__).resolve().parents[1]
+    report, extension = package / "report", package / "ocds" / "extension"
+    for path in sorted([*report.glob("templates/*"), *report.glob("*.csv"), *extension.glob("*.json")]):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:12]
 
@@ -111,6 +113,7 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
         warnings=[silence_warning(s) for s in previous.get("silent", []) if isinstance(s, dict)],
         silent=previous.get("silent", []),
         enrichment=previous.get("enrichment", {}),
+        ocds=previous.get("ocds") or {},
         fetch=fetch,
         overlap=previous.get("overlap", {}),
         tables=previous.get("tables", {}),
@@ -154,6 +157,7 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "warnings": assembly.warnings,
         "silent": assembly.silent,
         "enrichment": assembly.enrichment,
+        "ocds": assembly.ocds,
         "fetch": assembly.fetch,
         "build_fingerprint": assembly.fingerprint,
         "release": assembly.release,

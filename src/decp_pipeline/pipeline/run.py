@@ -115,7 +115,7 @@ def _assembly_settings(config: Config) -> dict[str, Any]:
         "max_shrink": build.get("max_shrink", DEFAULT_MAX_SHRINK),
         "max_amount": build.get("max_amount", DEFAULT_MAX_AMOUNT),
         "keep": (config.settings.get("releases") or {}).get("keep", DEFAULT_KEEP),
-        "outputs": Outputs.from_settings(config.settings.get("outputs")),
+        "outputs": Outputs.from_settings(config.settings.get("outputs"), config.settings.get("ocds")),
     }
 
 

@@ -303,20 +303,14 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]], mete
     if count > 1 and sum(_size(path) for _, path, _ in new) >= PARALLEL_MIN_BYTES:
         by_size = sorted(new, key=lambda task: -_size(task[1]))
         tasks = [(stage.reading, str(stage.data_dir), path, str(cached)) for stage, path, cached in by_size]
-        pool = ProcessPoolExecutor(max_workers=count, initializer=_start_worker, initargs=(os.getpid(),))
+        pool = worker_pool(count)
         tick = _ticker(meter, [path for _, path, _ in by_size])
         try:
             futures = {pool.submit(_process_in_worker, *task): task[2] for task in tasks}
             for future in as_completed(futures):
                 tick(futures[future], future.result())
         except BaseException:  # an error, Ctrl-C, SIGTERM: the workers stop now, not after their files
-            _quiet_broken_pool()
-            processes = list(getattr(pool, "_processes", {}).values())  # the executor names no public way
-            for process in processes:
-                process.kill()
-            for process in processes:
-                process.join()
-            pool.shutdown(wait=True, cancel_futures=True)  # the workers are dead: its thread ends at once
+            kill_pool(pool)
             for data_dir in {stage.data_dir for stage, _ in plans}:
                 recover(data_dir)  # the folders of the files they were reading
             raise
@@ -325,6 +319,22 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]], mete
         tick = _ticker(meter, [path for _, path, _ in new])
         for stage, path, cached in new:
             tick(path, stage._process(path, cached))
+
+
+def worker_pool(count: int) -> ProcessPoolExecutor:
+    """A pool of `count` worker processes that die with the build (start_worker)."""
+    return ProcessPoolExecutor(max_workers=count, initializer=start_worker, initargs=(os.getpid(),))
+
+
+def kill_pool(pool: ProcessPoolExecutor) -> None:
+    """On an error, Ctrl-C or SIGTERM: the workers killed now, not after their tasks, and the pool shut down."""
+    _quiet_broken_pool()
+    processes = list(getattr(pool, "_processes", {}).values())  # the executor names no public way
+    for process in processes:
+        process.kill()
+    for process in processes:
+        process.join()
+    pool.shutdown(wait=True, cancel_futures=True)  # the workers are dead: its thread ends at once
 
 
 def _ticker(meter: Meter, paths: list[str]) -> Callable[[str, int], None]:
@@ -347,7 +357,7 @@ _WORKER_STAGES: dict[Reading, SourceStage] = {}
 _PR_SET_PDEATHSIG = 1
 
 
-def _start_worker(parent: int) -> None:
+def start_worker(parent: int) -> None:
     """In each worker process: die with the build (Linux: the kernel sends SIGKILL when the parent ends, even
     by kill -9), and hold none of its locks, so that a worker never keeps a data dir locked after its run."""
     release_inherited_locks()

@@ -37,6 +37,10 @@ FILES = {
     "l'identifiant qu'elle a perdu contre et la règle appliquée.",
     "rejected.jsonl": "Les contrats écartés parce qu'invalides au regard du schéma réglementaire, "
     "chacun avec ses erreurs (JSON Lines).",
+    "ocds.zip": "Les contrats publiés au format OCDS 1.1 (Open Contracting Data Standard), archive ZIP du dossier "
+    "ocds/ : un paquet de publications (release package) par jour de publication, une publication à la "
+    "notification et une par modification, et un paquet d'enregistrements (record package) de chaque contrat "
+    "compilé avec son historique.",
 }
 
 

@@ -23,9 +23,10 @@ from typing import Any
 
 from decp_pipeline.exceptions import FetchError, InputError, PublishError
 from decp_pipeline.fetch.http import HttpClient
-from decp_pipeline.pipeline.release import Releases, damage, read_manifest
+from decp_pipeline.ocds.archive import zip_folder
+from decp_pipeline.pipeline.release import Releases, damage, folder_summary, read_manifest
 from decp_pipeline.publish.describe import describe, slug
-from decp_pipeline.publish.settings import PublishSettings
+from decp_pipeline.publish.settings import DERIVED_FILES, PublishSettings
 from decp_pipeline.publish.udata import Advance, Udata
 
 PUBLICATION = "publication.json"
@@ -94,7 +95,12 @@ def publish(
     release = _release(out, force)
     manifest = read_manifest(release) or {}
     report = json.loads((release / "report.json").read_text(encoding="utf-8"))
-    local = _local_files(release, settings.files, manifest)
+    folders = manifest.get("folders") or {}
+    names = settings.files
+    if not settings.files_given:  # an optional output the release was built without is not sent
+        names = tuple(n for n in names if n not in DERIVED_FILES or DERIVED_FILES[n] in folders)
+    _make_derived(release, names, folders)
+    local = _local_files(release, names, manifest)
     started = _now()
     udata = Udata(client, settings.api_base, settings.dataset, key or "")  # a dry run without key reads only
     remote = _remote(udata, settings.dataset)
@@ -126,10 +132,30 @@ def _release(out: Path, force: bool) -> Path:
     return release
 
 
+def _make_derived(release: Path, names: tuple[str, ...], folders: dict[str, Any]) -> None:
+    """ocds.zip into the release, from its ocds/ folder once that is checked against the manifest (the zip is the
+    same bytes for the same folder: publish/settings.py DERIVED_FILES)."""
+    for name in (n for n in names if n in DERIVED_FILES):
+        folder = DERIVED_FILES[name]
+        if folder not in folders:
+            raise InputError(f"publish: key 'files': {name} is made from {folder}/, which release {release.name} "
+                             "does not have (built with outputs: {" + folder + ": false})")  # fmt: skip
+        if folder_summary(release / folder).get("sha256") != folders[folder].get("sha256"):
+            raise PublishError(f"release {release.name} is damaged ({folder}/: its sha256 differs from the "
+                               f"manifest's): nothing was published; {REBUILD}")  # fmt: skip
+        temporary = release / f".{name}.{os.getpid()}.tmp"
+        try:
+            zip_folder(release / folder, temporary)
+            os.replace(temporary, release / name)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+
 def _local_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]) -> dict[str, tuple[int, str]]:
-    """Each file to publish: its size and sha1, read once (its sha256 checked against the manifest on the way)."""
+    """Each file to publish: its size and sha1, read once (its sha256 checked against the manifest on the way;
+    a file made when publishing has none there)."""
     files = manifest.get("files", {})
-    missing = [n for n in names if n not in files]
+    missing = [n for n in names if n not in files and n not in DERIVED_FILES]
     if missing:
         raise InputError(f"publish: key 'files': {', '.join(missing)} not in release {release.name} "
                          f"(it has: {', '.join(sorted(files))})")  # fmt: skip
@@ -140,6 +166,9 @@ def _local_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]
             while chunk := f.read(1 << 20):
                 sha1.update(chunk)
                 sha256.update(chunk)
+        if name in DERIVED_FILES:
+            local[name] = ((release / name).stat().st_size, sha1.hexdigest())
+            continue
         if sha256.hexdigest() != files[name].get("sha256"):
             raise PublishError(f"release {release.name} is damaged ({name}: its sha256 differs from the manifest's): "
                                f"nothing was published; {REBUILD}")  # fmt: skip

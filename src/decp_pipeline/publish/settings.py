@@ -27,7 +27,14 @@ def default_files() -> tuple[str, ...]:
 
     tables = [f"{name}.{ext}" for name in TABLES for ext in ("csv", "parquet")]
     return ("decp.json", "decp-2022.json", *tables, "datapackage.json", "report.json", "delta.json", "delta.csv",
-            "duplicates.csv", "rejected.jsonl")  # fmt: skip
+            "duplicates.csv", "rejected.jsonl", *OPTIONAL_FILES)  # fmt: skip
+
+
+# Files made when publishing from a folder of the release (an optional output, pipeline/outputs.py): ocds.zip from
+# ocds/ (ocds/archive.py). Left out of the default files, not an error, when a release was built without the
+# folder (`outputs: {ocds: false}`); an error when `publish.files` names them.
+DERIVED_FILES = {"ocds.zip": "ocds"}
+OPTIONAL_FILES = tuple(DERIVED_FILES)
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class PublishSettings:
     files: tuple[str, ...]
     documentation: str | None
     api_base_from: str = "the default"  # where api_base comes from, for messages
+    files_given: bool = False  # `publish.files` names them (else: the default files)
 
 
 def publish_settings(
@@ -57,6 +65,7 @@ def publish_settings(
         files=tuple(section.get("files") or default_files()),
         documentation=section.get("documentation"),
         api_base_from=origin,
+        files_given=bool(section.get("files")),
     )
 
 

@@ -1,0 +1,73 @@
+"""The `ocds:` section of sources.yaml: how the OCDS export names its processes and packages.
+
+ocds:
+  prefix: ocds-78apv2                        # the ocid prefix (every ocid is <prefix>-<uid>)
+  base_uri: https://example.org/decp/ocds    # where dist/ocds/ is published: the packages' `uri`, the releases' urls
+  publisher: Mon organisation                # the packages' publisher name
+  license: https://...                       # the data's licence
+
+`ocds-78apv2` is the prefix the Open Contracting Partnership registered for France's consolidated DECP (the one
+the ministry's earlier OCDS file used). `base_uri` should be set to where the folder is served: the default is
+in the `.invalid` domain (RFC 2606), which names no real place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+PREFIX_PATTERN = re.compile(r"^ocds-[a-z0-9]{6}$")
+LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence"
+KEYS = {
+    "prefix": "the ocid prefix: ocds- and 6 lower-case letters or digits",
+    "base_uri": "an absolute http(s) URI, where dist/ocds/ is published",
+    "publisher": "the name of the publisher of the packages",
+    "license": "an absolute http(s) URI, the licence of the data",
+}
+
+
+@dataclass(frozen=True)
+class OcdsSettings:
+    prefix: str = "ocds-78apv2"
+    base_uri: str = "https://decp.invalid/ocds"
+    publisher: str = "decp-pipeline"
+    license: str = LICENCE_OUVERTE
+
+    @classmethod
+    def from_settings(cls, section: Any) -> OcdsSettings:
+        """From a checked `ocds:` section (None: the defaults)."""
+        given = {key: value for key, value in (section or {}).items() if key in KEYS}
+        if "base_uri" in given:
+            given["base_uri"] = given["base_uri"].rstrip("/")
+        return cls(**given)
+
+    @property
+    def key(self) -> str:
+        """What the release's fingerprint holds of them."""
+        return f"{self.prefix}|{self.base_uri}|{self.publisher}|{self.license}"
+
+
+def check_ocds_settings(section: Any) -> list[str]:
+    """The problems of an `ocds:` section, for config.parse_config."""
+    from decp_pipeline.config import suggest  # noqa: PLC0415 - config imports this module
+
+    if section is None:
+        return []
+    if not isinstance(section, dict):
+        return ["key 'ocds': expected a mapping of settings (" + ", ".join(KEYS) + ")"]
+    problems = []
+    for key, value in section.items():
+        if key not in KEYS:
+            problems.append(f"ocds: unknown key '{key}'" + suggest(str(key), set(KEYS)))
+        elif not isinstance(value, str) or not _valid(key, value):
+            problems.append(f"ocds: key '{key}': expected {KEYS[key]}, got {value!r}")
+    return problems
+
+
+def _valid(key: str, value: str) -> bool:
+    if key == "prefix":
+        return bool(PREFIX_PATTERN.match(value))
+    if key in ("base_uri", "license"):
+        return bool(re.match(r"^https?://[^\s#?]+$", value))
+    return bool(value.strip())
