@@ -349,3 +349,42 @@ def test_pieces_in_worker_processes_write_the_same_bytes(dist, tmp_path, monkeyp
         written[name] = {p.relative_to(folder): p.read_bytes() for p in (folder / "ocds").rglob("*") if p.is_file()}
     assert len(pieces.cut(tmp_path / "many")) > 20
     assert written["many"] == written["one"]
+
+
+def test_every_code_is_in_its_codelist(dist):
+    """The codes the export writes, against the standard's codelists (the open ones too: partyRole,
+    itemClassificationScheme)."""
+
+    def codes(name: str) -> set[str]:
+        return {line.split(",")[0] for line in (SCHEMAS / name).read_text(encoding="utf-8").splitlines()[1:]}
+
+    used: dict[str, set[str]] = {name: set() for name in ("partyRole.csv", "itemClassificationScheme.csv",
+                                                          "method.csv", "procurementCategory.csv", "releaseTag.csv",
+                                                          "initiationType.csv", "awardStatus.csv", "currency.csv")}  # fmt: skip
+    for package in packages(dist).values():
+        for release in package["releases"]:
+            used["releaseTag.csv"].update(release["tag"])
+            used["initiationType.csv"].add(release["initiationType"])
+            used["partyRole.csv"].update(role for party in release.get("parties", []) for role in party["roles"])
+            tender = release.get("tender", {})
+            used["method.csv"].update(v for v in [tender.get("procurementMethod")] if v)
+            used["procurementCategory.csv"].update(v for v in [tender.get("mainProcurementCategory")] if v)
+            for award in release.get("awards", []):
+                used["awardStatus.csv"].add(award["status"])
+                used["currency.csv"].update(v["currency"] for v in [award.get("value")] if v)
+            for contract in release["contracts"]:
+                used["itemClassificationScheme.csv"].update(
+                    i["classification"]["scheme"] for i in contract.get("items", [])
+                )
+    assert used == {
+        "partyRole.csv": {"buyer", "procuringEntity", "supplier"},
+        "itemClassificationScheme.csv": {"CPV"},
+        "method.csv": {"open", "selective", "limited"},
+        "procurementCategory.csv": {"services", "works"},
+        "releaseTag.csv": {"award", "contract", "contractAmendment"},
+        "initiationType.csv": {"tender"},
+        "awardStatus.csv": {"active"},
+        "currency.csv": {"EUR"},
+    }
+    for name, found in used.items():
+        assert found <= codes(name), name
