@@ -358,9 +358,9 @@ def test_every_code_is_in_its_codelist(dist):
     def codes(name: str) -> set[str]:
         return {line.split(",")[0] for line in (SCHEMAS / name).read_text(encoding="utf-8").splitlines()[1:]}
 
-    used: dict[str, set[str]] = {name: set() for name in ("partyRole.csv", "itemClassificationScheme.csv",
-                                                          "method.csv", "procurementCategory.csv", "releaseTag.csv",
-                                                          "initiationType.csv", "awardStatus.csv", "currency.csv")}  # fmt: skip
+    lists = ("partyRole", "itemClassificationScheme", "method", "procurementCategory", "releaseTag", "initiationType",
+             "awardStatus", "currency")  # fmt: skip
+    used: dict[str, set[str]] = {f"{name}.csv": set() for name in lists}
     for package in packages(dist).values():
         for release in package["releases"]:
             used["releaseTag.csv"].update(release["tag"])
