@@ -388,3 +388,36 @@ def test_every_code_is_in_its_codelist(dist):
     }
     for name, found in used.items():
         assert found <= codes(name), name
+
+
+@pytest.mark.realdata
+def test_the_real_files_of_2019_and_2022(tmp_path, realdata):
+    """The five real files of 2019 and the Dématis 2022 daily files: every package valid, every compiled release
+    with more than one release equal to the reference merge, one record per published contract."""
+    from .test_build import REAL_FILES
+
+    args = [*REAL_FILES, *[a for s, path in REAL_FILES.items() for a in ("--input", f"{s}={realdata / path}")]]
+    args += ["--input", f"e-marchespublics={realdata / 'dematis-emarchespublics' / 'decp-2022-boutalex'}"]
+    code, report, output = build(tmp_path, *args)
+    assert code == 0, output
+    dist = tmp_path / "dist"
+    assert report["ocds"]["contracts"] == report["total"]["exported"] == len(published(dist))
+    releases = validator("release-package-schema.json")
+    by_ocid: dict[str, list[dict[str, Any]]] = {}
+    for name, package in packages(dist).items():
+        assert not any(releases.iter_errors(package)), name
+        for release in package["releases"]:
+            by_ocid.setdefault(release["ocid"], []).append(release)
+    found = records(dist)
+    assert not any(validator("record-package-schema.json").iter_errors(found))
+    merger = ocdsmerge.Merger(extended_release_schema())
+    amended = [record for record in found["records"] if len(record["releases"]) > 1]
+    modifications = sum(len(record["releases"]) - 1 for record in amended)
+    assert (len(amended), modifications) == (176, 258)
+    assert modifications == report["ocds"]["releases"] - report["ocds"]["contracts"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for record in amended:
+            assert record["compiledRelease"] == merger.create_compiled_release(by_ocid[record["ocid"]])
+    tags = {tuple(link["tag"]) for record in amended for link in record["releases"]}
+    assert ("contractAmendment", "awardUpdate") in tags
