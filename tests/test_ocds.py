@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec.inspect as mi
 import ocdsmerge
+import orjson
 import pytest
 from jsonschema import Draft4Validator, FormatChecker
 from referencing import Registry, Resource
@@ -421,3 +422,95 @@ def test_the_real_files_of_2019_and_2022(tmp_path, realdata):
             assert record["compiledRelease"] == merger.create_compiled_release(by_ocid[record["ocid"]])
     tags = {tuple(link["tag"]) for record in amended for link in record["releases"]}
     assert ("contractAmendment", "awardUpdate") in tags
+
+
+def dematis_marche() -> dict[str, Any]:
+    """A real 2022 marché of the Dématis file, without modifications."""
+    dematis = json.loads((SAMPLES / "2022" / "e-marchespublics_2024-07.json").read_bytes())["marches"]["marche"]
+    return copy.deepcopy(next(r for r in dematis if "modifications" not in r))
+
+
+def compiled_and_reference(found: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ocdsmerge warns of objects sharing an id: the case under test
+        return compile_releases(found), ocdsmerge.Merger(extended_release_schema()).create_compiled_release(found)
+
+
+def test_what_cannot_be_placed_is_kept_as_published():
+    """Modifications sharing a DECP id are two amendments (numbered by their release, the DECP id kept); a
+    modification whose publication day is no date has no release and is kept in decp.modifications; a day that
+    is no date is kept in decp; a winner listed twice under one id keeps the list; an organization's other
+    fields are its party's details."""
+    record = dematis_marche()
+    record["dateNotification"] = "2024-02-30"
+    record["titulaires"].append(copy.deepcopy(record["titulaires"][0]))
+    record["acheteur"]["email"] = "achats@example.org"
+    modification = {"id": 1, "dateNotificationModification": "2024-08-01", "montant": 1000,
+                    "datePublicationDonneesModification": "2024-08-02"}  # fmt: skip
+    undated = {**modification, "datePublicationDonneesModification": "le 2 août", "montant": 3000}
+    record["modifications"] = [{"modification": m} for m in (modification, {**modification, "montant": 2000}, undated)]
+    ocid = f"ocds-78apv2-{record['acheteur']['id']}{record['id']}"
+    found = mapping.releases(Contract(record, "2.0", "marche"), ocid)
+    assert [r["id"] for r in found] == [f"{ocid}-00", f"{ocid}-01", f"{ocid}-02"]
+    compiled, reference = compiled_and_reference(found)
+    assert compiled == reference
+    contract = compiled["contracts"][0]
+    assert [(a["id"], a["decp"]) for a in contract["amendments"]] == [("1", {"id": 1}), ("2", {"id": 1})]
+    assert contract["value"] == {"amount": 2000, "currency": "EUR"}
+    assert contract["decp"]["modifications"] == [undated]
+    assert contract["decp"]["dateNotification"] == "2024-02-30"
+    assert "date" not in compiled["awards"][0]
+    assert contract["decp"]["titulaires"] == [t["titulaire"] for t in record["titulaires"]]
+    buyer = next(p for p in compiled["parties"] if "buyer" in p["roles"])
+    assert buyer["details"] == {"email": "achats@example.org"}
+
+
+def test_dates_are_read_as_the_schemas_write_them():
+    assert mapping.date_time("2007-08-19+01:00Z") == "2007-08-19T00:00:00+01:00"
+    assert mapping.date_time("2024-05-25Z") == "2024-05-25T00:00:00Z"
+    for unreadable in ("2007-19-39", "2007-02-30+01:00", "2007-02-03+29:59", "2024-05-15 10:00", 20240515):
+        assert mapping.date_time(unreadable) is None, unreadable
+
+
+def test_a_marche_and_a_concession_sharing_a_uid_have_two_ocids():
+    marche = {"id": "2019X00", "acheteur": {"id": "21130087600011"}, "_type": "Marché"}
+    concession = {"id": "2019X00", "autoriteConcedante": {"id": "21130087600011"}, "_type": "Contrat de concession"}
+    assert mapping.ocid_of("ocds-78apv2", Contract(marche, "1.5", "marche")) == "ocds-78apv2-211300876000112019X00"
+    assert mapping.ocid_of("ocds-78apv2", Contract(concession, "1.5", "contrat-concession")) == (
+        "ocds-78apv2-concession-211300876000112019X00"
+    )
+
+
+def test_extra_fields_keep_their_objects_and_odd_records_are_counted_not_fatal(tmp_path):
+    """A field outside the schema holding a list of objects that share an id: the compiled release is the
+    reference merge's; a record nested too deep to write is left out with its reason, the others written."""
+    record = next(r for r in published_demo() if r.get("modifications"))
+    record["annexes"] = [{"id": 1, "a": "x"}, {"id": 1, "a": "y"}]
+    found = mapping.releases(Contract(record, "1.5", "marche"), "ocds-78apv2-x")
+    compiled, reference = compiled_and_reference(found)
+    assert compiled == reference
+    deep: Any = "fond"
+    for _ in range(250):
+        deep = {"niveau": deep}
+    odd = {**record, "uid": "odd", "id": record["id"] + "9", "profond": deep}
+    (tmp_path / "decp.json").write_bytes(
+        b'{"marches": [\n' + orjson.dumps(record) + b",\n" + orjson.dumps(odd) + b"\n]}\n"
+    )
+    (tmp_path / "decp-2022.json").write_bytes(b'{"marches": {"marche": [\n]}}\n')
+    summary = write_ocds(tmp_path, OcdsSettings(), "2026-01-01T00:00:00+00:00")
+    assert (summary["contracts"], list(summary["skipped"].values())) == (1, [1])
+    assert next(iter(summary["skipped"])).startswith("not written as JSON (")
+
+
+def test_no_contract_writes_no_record_package(tmp_path):
+    (tmp_path / "decp.json").write_bytes(b'{"marches": [\n]}\n')
+    (tmp_path / "decp-2022.json").write_bytes(b'{"marches": {"marche": [\n]}}\n')
+    summary = write_ocds(tmp_path, OcdsSettings(), "2026-01-01T00:00:00+00:00")
+    assert (summary["contracts"], summary["packages"]) == (0, 0)
+    assert sorted(p.name for p in (tmp_path / "ocds").iterdir()) == ["extension"]
+
+
+def published_demo() -> list[dict[str, Any]]:
+    """The records of the AWS sample, as the demo publishes them (format 1.5, with uid)."""
+    path = next((SAMPLES / "marches-publics-info").glob("*.json"))
+    return [r for r in json.loads(path.read_bytes())["marches"] if r.get("_type") == "Marché"]

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import orjson
 
 from decp_pipeline.models.contract import Contract, kind_of
-from decp_pipeline.ocds.mapping import releases
+from decp_pipeline.ocds.mapping import ocid_of, releases
 from decp_pipeline.ocds.merge import compile_releases
 from decp_pipeline.ocds.settings import OcdsSettings
 
@@ -68,7 +68,8 @@ def _lists(data: mmap.mmap, version: str) -> list[tuple[str | None, int, int]]:
 def map_piece(piece: Piece, number: int, parts: str, settings: OcdsSettings) -> dict[str, Any]:
     """Map one piece into `parts` (records in `<number>.json`, releases in the spool `<number>/`); its counts:
     contracts, releases, and the contracts left out, by reason."""
-    summary: dict[str, Any] = {"contracts": 0, "releases": 0, "skipped": {}}
+    summary: dict[str, Any] = {"contracts": 0, "releases": 0, "undated_modifications": 0, "early_modifications": 0,
+                               "skipped": {}}  # fmt: skip
     spool = Spool(Path(parts) / f"{number:05d}")
     with open(piece.path, "rb") as f:
         f.seek(piece.start)
@@ -91,22 +92,26 @@ def map_piece(piece: Piece, number: int, parts: str, settings: OcdsSettings) -> 
 def _record(contract: Contract, settings: OcdsSettings, spool: Spool, summary: dict[str, Any]) -> bytes | None:
     """One contract's releases into the spool; its record, serialized (None: left out, counted why)."""
     try:
-        if contract.uid is None:
+        ocid = ocid_of(settings.prefix, contract)
+        if ocid is None:
             raise ValueError("no uid (buyer SIRET and id)")
-        ocid = f"{settings.prefix}-{contract.uid}"
         found = releases(contract, ocid)
-    except ValueError as e:
-        summary["skipped"][str(e)] = summary["skipped"].get(str(e), 0) + 1
+        ordered = sorted(found, key=lambda r: r["date"])  # a record's releases are in date order
+        lines = [orjson.dumps(release) for release in ordered]
+        links = [{"url": f"{package_uri(settings, r['date'][:10])}#{quote(r['id'], safe='')}", "date": r["date"],
+                  "tag": r["tag"]} for r in ordered]  # fmt: skip
+        record = orjson.dumps({"ocid": ocid, "releases": links, "compiledRelease": compile_releases(found)})
+    except (ValueError, orjson.JSONEncodeError) as e:  # JSONEncodeError: nested too deep to write
+        reason = str(e) if isinstance(e, ValueError) else f"not written as JSON ({e})"
+        summary["skipped"][reason] = summary["skipped"].get(reason, 0) + 1
         return None
-    links = []
-    for release in sorted(found, key=lambda r: r["date"]):  # a record's releases are in date order
-        day = release["date"][:10]
-        spool.add(day, orjson.dumps(release))
-        links.append({"url": f"{package_uri(settings, day)}#{quote(release['id'], safe='')}",
-                      "date": release["date"], "tag": release["tag"]})  # fmt: skip
+    for release, line in zip(ordered, lines, strict=True):
+        spool.add(release["date"][:10], line)
     summary["contracts"] += 1
     summary["releases"] += len(found)
-    return orjson.dumps({"ocid": ocid, "releases": links, "compiledRelease": compile_releases(found)})
+    summary["undated_modifications"] += len(contract.modifications) - len(found) + 1
+    summary["early_modifications"] += sum(release["date"] < found[0]["date"] for release in found[1:])
+    return record
 
 
 def package_uri(settings: OcdsSettings, day: str) -> str:

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 PREFIX_PATTERN = re.compile(r"^ocds-[a-z0-9]{6}$")
+URI_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?$")
 LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence"
 KEYS = {
     "prefix": "the ocid prefix: ocds- and 6 lower-case letters or digits",
-    "base_uri": "an absolute http(s) URI, where dist/ocds/ is published",
+    "base_uri": "an absolute http(s) URI (ASCII, no query or fragment), where dist/ocds/ is published",
     "publisher": "the name of the publisher of the packages",
-    "license": "an absolute http(s) URI, the licence of the data",
+    "license": "an absolute http(s) URI (ASCII, no query or fragment), the licence of the data",
 }
 
 
@@ -68,6 +69,6 @@ def check_ocds_settings(section: Any) -> list[str]:
 def _valid(key: str, value: str) -> bool:
     if key == "prefix":
         return bool(PREFIX_PATTERN.match(value))
-    if key in ("base_uri", "license"):
-        return bool(re.match(r"^https?://[^\s#?]+$", value))
+    if key in ("base_uri", "license"):  # ASCII and no % but %XX: the packages' uri must be URIs (RFC 3986)
+        return bool(URI_PATTERN.match(value))
     return bool(value.strip())

@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
@@ -61,6 +61,9 @@ def _write_folder(folder: Path, work: Path, settings: OcdsSettings, published: s
     pieces = cut(folder)
     summary = _map(pieces, parts, settings)
     urls = _write_packages(parts, len(pieces), work / "releases", settings, published)
+    if not urls:  # no contract: a record package must hold one record and name one package (so none is written)
+        shutil.rmtree(parts)
+        return summary
     with open(work / RECORDS, "wb") as records:
         records.write(_header(settings, published, f"{settings.base_uri}/{RECORDS}")[:-1] + b', "records": [')
         separator = b"\n"
@@ -84,7 +87,7 @@ def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, 
     if count <= 1:
         results = [map_piece(piece, n, str(parts), settings) for n, piece in enumerate(pieces)]
     else:
-        pool = worker_pool(count)
+        pool = worker_pool(count, spawn=True)
         try:
             futures = [pool.submit(map_piece, piece, n, str(parts), settings) for n, piece in enumerate(pieces)]
             results = [future.result() for future in futures]
@@ -92,10 +95,11 @@ def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, 
             kill_pool(pool)
             raise
         pool.shutdown()
-    summary: dict[str, Any] = {"contracts": 0, "releases": 0, "packages": 0, "skipped": {}}
+    counted = ("contracts", "releases", "undated_modifications", "early_modifications")
+    summary: dict[str, Any] = {**dict.fromkeys(counted, 0), "packages": 0, "skipped": {}}
     for result in results:
-        summary["contracts"] += result["contracts"]
-        summary["releases"] += result["releases"]
+        for name in counted:
+            summary[name] += result[name]
         for reason, number in result["skipped"].items():
             summary["skipped"][reason] = summary["skipped"].get(reason, 0) + number
     return summary
@@ -114,24 +118,35 @@ def _header(settings: OcdsSettings, published: str, uri: str) -> bytes:
 
 
 def _write_packages(parts: Path, pieces: int, folder: Path, settings: OcdsSettings, published: str) -> list[str]:
-    """Each day's release package, month after month, from the pieces' spools (in piece order); their URIs, in
-    date order."""
+    """Each day's release package, month after month, from the pieces' spools (in piece order), each line
+    written as it is read (a month's days open at once, at most 31 files); their URIs, in date order."""
     spools = [parts / f"{number:05d}" for number in range(pieces)]
-    urls = []
+    days: list[str] = []
     for month in sorted({p.name for spool in spools for p in spool.iterdir()}):
-        days: dict[str, list[bytes]] = {}
-        for spool in spools:
-            if (spool / month).is_file():
+        packages: dict[str, IO[bytes]] = {}
+        try:
+            for spool in (s for s in spools if (s / month).is_file()):
                 with open(spool / month, "rb") as f:
                     for line in f:
-                        days.setdefault(line[:10].decode(), []).append(line[10:-1])
+                        day = line[:10].decode()
+                        package = packages.get(day)
+                        if package is None:
+                            package = packages[day] = _open_package(folder, settings, published, day)
+                        else:
+                            package.write(b",\n")
+                        package.write(line[10:-1])
                 (spool / month).unlink()
-        for day in sorted(days):
-            uri = package_uri(settings, day)
-            path = folder / day[:4] / f"{day}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "wb") as out:
-                out.write(_header(settings, published, uri)[:-1] + b', "releases": [\n')
-                out.write(b",\n".join(days[day]) + b"\n]}\n")
-            urls.append(uri)
-    return urls
+        finally:
+            for package in packages.values():
+                package.write(b"\n]}\n")
+                package.close()
+        days.extend(sorted(packages))
+    return [package_uri(settings, day) for day in days]
+
+
+def _open_package(folder: Path, settings: OcdsSettings, published: str, day: str) -> IO[bytes]:
+    path = folder / day[:4] / f"{day}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    package = open(path, "wb", buffering=COPY_BYTES)  # noqa: SIM115 - closed by _write_packages
+    package.write(_header(settings, published, package_uri(settings, day))[:-1] + b', "releases": [\n')
+    return package

@@ -16,6 +16,7 @@ import ctypes
 import gc
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -321,9 +322,12 @@ def read_new_files(plans: list[tuple[SourceStage, list[tuple[str, Path]]]], mete
             tick(path, stage._process(path, cached))
 
 
-def worker_pool(count: int) -> ProcessPoolExecutor:
-    """A pool of `count` worker processes that die with the build (start_worker)."""
-    return ProcessPoolExecutor(max_workers=count, initializer=start_worker, initargs=(os.getpid(),))
+def worker_pool(count: int, *, spawn: bool = False) -> ProcessPoolExecutor:
+    """A pool of `count` worker processes that die with the build (start_worker); `spawn`: started afresh
+    rather than forked (a fork late in a build would share, then copy, all the memory the build holds)."""
+    context = multiprocessing.get_context("spawn") if spawn else None
+    return ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=start_worker,
+                               initargs=(os.getpid(),))  # fmt: skip
 
 
 def kill_pool(pool: ProcessPoolExecutor) -> None:

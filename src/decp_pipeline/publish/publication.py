@@ -99,11 +99,12 @@ def publish(
     names = settings.files
     if not settings.files_given:  # an optional output the release was built without is not sent
         names = tuple(n for n in names if n not in DERIVED_FILES or DERIVED_FILES[n] in folders)
-    _make_derived(release, names, folders)
-    local = _local_files(release, names, manifest)
+    derived = _check_files(release, names, manifest)  # before any request
     started = _now()
     udata = Udata(client, settings.api_base, settings.dataset, key or "")  # a dry run without key reads only
     remote = _remote(udata, settings.dataset)
+    _make_derived(release, derived)
+    local = _local_files(release, names, manifest)
     items = [_plan(name, size, sha1, remote, describe(name, manifest, report, settings.documentation))
              for name, (size, sha1) in local.items()]  # fmt: skip
     publication = Publication(release.name, settings.dataset, settings.api_base, dry_run, items, started)
@@ -132,21 +133,39 @@ def _release(out: Path, force: bool) -> Path:
     return release
 
 
-def _make_derived(release: Path, names: tuple[str, ...], folders: dict[str, Any]) -> None:
-    """ocds.zip into the release, from its ocds/ folder once that is checked against the manifest (the zip is the
-    same bytes for the same folder: publish/settings.py DERIVED_FILES)."""
+def _check_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]) -> dict[str, str]:
+    """Raise unless the release holds every file of `names` (a file made when publishing: its folder, whole
+    against the manifest); the files to make, with the sha256 of their folder."""
+    files, folders = manifest.get("files", {}), manifest.get("folders") or {}
+    missing = [n for n in names if n not in files and n not in DERIVED_FILES]
+    if missing:
+        raise InputError(f"publish: key 'files': {', '.join(missing)} not in release {release.name} "
+                         f"(it has: {', '.join(sorted(files))})")  # fmt: skip
+    derived = {}
     for name in (n for n in names if n in DERIVED_FILES):
         folder = DERIVED_FILES[name]
         if folder not in folders:
             raise InputError(f"publish: key 'files': {name} is made from {folder}/, which release {release.name} "
                              "does not have (built with outputs: {" + folder + ": false})")  # fmt: skip
-        if folder_summary(release / folder).get("sha256") != folders[folder].get("sha256"):
+        derived[name] = folder_summary(release / folder).get("sha256", "")
+        if derived[name] != folders[folder].get("sha256"):
             raise PublishError(f"release {release.name} is damaged ({folder}/: its sha256 differs from the "
                                f"manifest's): nothing was published; {REBUILD}")  # fmt: skip
+    return derived
+
+
+def _make_derived(release: Path, derived: dict[str, str]) -> None:
+    """ocds.zip into the release, from its ocds/ folder (the same bytes for the same folder); kept, with the
+    sha256 of the folder it was made from beside it, for the next publication of the release."""
+    for name, source in derived.items():
+        stamp = release / f".{name}.source"
+        if (release / name).is_file() and stamp.is_file() and stamp.read_text(encoding="utf-8") == source:
+            continue
         temporary = release / f".{name}.{os.getpid()}.tmp"
         try:
-            zip_folder(release / folder, temporary)
+            zip_folder(release / DERIVED_FILES[name], temporary)
             os.replace(temporary, release / name)
+            stamp.write_text(source, encoding="utf-8")
         finally:
             temporary.unlink(missing_ok=True)
 
@@ -155,10 +174,6 @@ def _local_files(release: Path, names: tuple[str, ...], manifest: dict[str, Any]
     """Each file to publish: its size and sha1, read once (its sha256 checked against the manifest on the way;
     a file made when publishing has none there)."""
     files = manifest.get("files", {})
-    missing = [n for n in names if n not in files and n not in DERIVED_FILES]
-    if missing:
-        raise InputError(f"publish: key 'files': {', '.join(missing)} not in release {release.name} "
-                         f"(it has: {', '.join(sorted(files))})")  # fmt: skip
     local = {}
     for name in names:
         sha1, sha256 = hashlib.sha1(usedforsecurity=False), hashlib.sha256()
