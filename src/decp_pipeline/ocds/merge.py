@@ -57,7 +57,8 @@ def _merges_lists(release: dict[str, Any]) -> bool:
 
 def _object_lists(value: Any, *, top: bool = False) -> bool:
     if isinstance(value, dict):
-        return any(not (top and key in WHOLE) and _object_lists(item) for key, item in value.items())
+        return any(_object_lists(item) for key, item in value.items()
+                   if isinstance(item, dict | list) and not (top and key in WHOLE))  # fmt: skip
     return isinstance(value, list) and any(isinstance(item, dict) for item in value)
 
 

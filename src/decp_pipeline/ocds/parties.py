@@ -38,9 +38,10 @@ class Parties:
             party = self.found[party_id] = some({"id": party_id, "name": name,
                                                  "identifier": {"scheme": scheme, "id": str(identifier)}})  # fmt: skip
             party["roles"] = list(self.roles.get(party_id, []))
-        details = clean({k: v for k, v in organization.items() if k not in MAPPED})
-        if details:
-            party["details"] = {**party.get("details", {}), **details}
+        if len(organization) > len(MAPPED) or any(key not in MAPPED for key in organization):  # rare: extra fields
+            details = clean({k: v for k, v in organization.items() if k not in MAPPED})
+            if details:
+                party["details"] = {**party.get("details", {}), **details}
         if role not in party["roles"]:
             party["roles"] = sorted({*party["roles"], role})
         self.roles[party_id] = party["roles"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import IO, Any
 
@@ -91,6 +92,12 @@ def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, 
         try:
             futures = [pool.submit(map_piece, piece, n, str(parts), settings) for n, piece in enumerate(pieces)]
             results = [future.result() for future in futures]
+        except BrokenProcessPool:  # a worker killed (out of memory, a signal): the build fails whole, cleanly
+            kill_pool(pool)
+            raise OutputError(
+                f"a worker process of the OCDS export ended abruptly: {FOLDER}/ could not be written; "
+                "the current release was kept (outputs: {ocds: false} leaves it out)"
+            ) from None
         except BaseException:  # an error, Ctrl-C, SIGTERM: the workers stop now
             kill_pool(pool)
             raise
