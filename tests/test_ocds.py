@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT4
 from decp_pipeline.models import decp15, decp2022
 from decp_pipeline.models.contract import Contract
 from decp_pipeline.ocds import mapping, pieces
+from decp_pipeline.ocds import write as ocds_write
 from decp_pipeline.ocds.archive import zip_folder
 from decp_pipeline.ocds.merge import compile_releases
 from decp_pipeline.ocds.settings import OcdsSettings
@@ -344,6 +345,7 @@ def test_pieces_in_worker_processes_write_the_same_bytes(dist, tmp_path, monkeyp
             shutil.copy(dist / regulatory, folder)
         if size:
             monkeypatch.setattr(pieces, "PIECE_BYTES", size)
+            monkeypatch.setattr(ocds_write, "PARALLEL_BYTES", 0)
         monkeypatch.setenv("DECP_WORKERS", workers)
         summary = write_ocds(folder, OcdsSettings(), "2026-01-01T00:00:00+00:00")
         assert (summary["contracts"], summary["releases"]) == (153, 183)

@@ -33,6 +33,9 @@ FOLDER = "ocds"
 RECORDS = "records.json"
 EXTENSION = Path(__file__).resolve().parent / "extension"
 COPY_BYTES = 1024 * 1024
+# Records below which the export stays in this process: starting a worker (spawned: a fresh interpreter and the
+# imports) costs about a second, the time of mapping some 30 MB of records.
+PARALLEL_BYTES = 32 * 1024 * 1024
 
 
 def write_ocds(folder: Path, settings: OcdsSettings, published: str) -> dict[str, Any]:
@@ -84,7 +87,7 @@ def _write_folder(folder: Path, work: Path, settings: OcdsSettings, published: s
 
 def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, Any]:
     """Every piece mapped (ocds/pieces.py), in worker processes when there are several pieces; the counts."""
-    count = min(workers(), len(pieces))
+    count = min(workers(), len(pieces)) if sum(p.end - p.start for p in pieces) >= PARALLEL_BYTES else 1
     if count <= 1:
         results = [map_piece(piece, n, str(parts), settings) for n, piece in enumerate(pieces)]
     else:
