@@ -284,7 +284,7 @@ def test_a_bad_prefix_is_a_one_line_configuration_error(tmp_path):
     assert "ocds: key 'prefix': expected the ocid prefix: ocds- and 6 lower-case letters or digits, got 'OCDS-1'" in (
         result.output
     )
-    assert "ocds: key 'base_uri': expected an absolute http(s) URI" in result.output
+    assert "ocds: key 'base_uri': expected an absolute URI (http:// or https:// in lower case" in result.output
 
 
 def schema_fields(model: Any) -> list[str]:

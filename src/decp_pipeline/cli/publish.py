@@ -30,7 +30,8 @@ BAR_FROM = 8 * 1024 * 1024  # bytes: a smaller file goes up without a progress b
 @click.option(
     "--api-base",
     metavar="URL",
-    help="The API root, ending in /api (default: publish.api_base, else https://www.data.gouv.fr/api).",
+    help="The API root, ending in /api (default: publish.api_base, else $DECP_DATAGOUV_API, else "
+    "https://www.data.gouv.fr/api).",
 )
 @click.option("--dry-run", is_flag=True, help="Send no write request: list what would be uploaded.")
 @click.option("--force", is_flag=True, help="Publish a release built with --force past the shrink guard.")
@@ -47,11 +48,12 @@ def publish_command(
 ) -> None:
     """Publish the current release of --out as resources of a data.gouv.fr dataset.
 
-    The files named by publish.files in sources.yaml (default: decp.json, decp-2022.json, the tables, the
-    report, the delta, the duplicates, the rejected records) replace the dataset's resources of the same name,
-    keeping their ids, or become new resources; a file whose sha1 is the resource's is not sent again. The API
-    key comes from the environment variable DECP_DATAGOUV_API_KEY only. Exit codes: 0 every file is up, 1 a
-    file failed after retries (the others were sent), 2 usage or configuration error (no key: nothing sent).
+    The files named by publish.files in sources.yaml (default: decp.json, decp-2022.json, the tables,
+    datapackage.json, the report, the delta, the duplicates, the rejected records, and ocds.zip, made from the
+    release's ocds/) replace the dataset's resources of the same name, keeping their ids, or become new
+    resources; a file whose sha1 is the resource's is not sent again. The API key comes from the environment
+    variable DECP_DATAGOUV_API_KEY only (a --dry-run needs none). Exit codes: 0 every file is up, 1 a file
+    failed after retries (the others were sent), 2 usage or configuration error (no key: nothing sent).
     """
     if dataset is not None and not DATASET_PATTERN.match(dataset):
         raise InputError(f"--dataset: expected a data.gouv.fr dataset id or slug, got {dataset!r}")

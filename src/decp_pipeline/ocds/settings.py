@@ -18,13 +18,18 @@ from dataclasses import dataclass
 from typing import Any
 
 PREFIX_PATTERN = re.compile(r"^ocds-[a-z0-9]{6}$")
-URI_PATTERN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?$")
+URI_PATTERN = re.compile(
+    r"^https?://[A-Za-z0-9.-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+    r"(/([A-Za-z0-9._~!$&'()*+,;=:@/-]|%[0-9A-Fa-f]{2})*)?$"
+)
 LICENCE_OUVERTE = "https://www.etalab.gouv.fr/licence-ouverte-open-licence"
 KEYS = {
     "prefix": "the ocid prefix: ocds- and 6 lower-case letters or digits",
-    "base_uri": "an absolute http(s) URI (ASCII, no query or fragment), where dist/ocds/ is published",
+    "base_uri": "an absolute URI (http:// or https:// in lower case, a host (and port), no user, ASCII, no "
+    "query or fragment), where dist/ocds/ is published",
     "publisher": "the name of the publisher of the packages",
-    "license": "an absolute http(s) URI (ASCII, no query or fragment), the licence of the data",
+    "license": "an absolute URI (http:// or https:// in lower case, a host (and port), no user, ASCII, no "
+    "query or fragment), the licence of the data",
 }
 
 
