@@ -171,6 +171,7 @@ def test_forced_slow_path_gives_byte_identical_outputs(tmp_path: Path, monkeypat
     fast_report, slow_report = (json.loads(report[m]) for m in ("1", "0"))
     for stamp in ("generated_at", "release"):
         fast_report.pop(stamp), slow_report.pop(stamp)
+    fast_report["ocds"].pop("seconds"), slow_report["ocds"].pop("seconds")  # the export's time varies
     assert fast_report == slow_report
 
 
