@@ -8,7 +8,6 @@ key, so that a run never stops halfway on a typo.
 from __future__ import annotations
 
 import datetime
-import difflib
 import os
 import re
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from decp_pipeline.normalize.hooks import HOOKS, named_hooks
 from decp_pipeline.ocds.settings import check_ocds_settings
 from decp_pipeline.pipeline.outputs import check_output_settings
 from decp_pipeline.publish.settings import check_publish_settings
+from decp_pipeline.settings_checks import check_mapping, suggest
 from decp_pipeline.yaml_loader import StrictLoader
 
 DEFAULT_CONFIG = Path("sources.yaml")
@@ -225,22 +225,16 @@ def _check_release_settings(section: Any) -> list[str]:
 
 
 def _check_http_settings(section: Any) -> list[str]:
-    if section is None:
-        return []
-    if not isinstance(section, dict):
-        return ["key 'http': expected a mapping of settings (" + ", ".join(HTTP_SETTINGS) + ")"]
-    problems = []
-    for key, value in section.items():
-        if key not in HTTP_SETTINGS:
-            problems.append(f"http: unknown key '{key}'" + suggest(str(key), set(HTTP_SETTINGS)))
-        elif isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-            problems.append(f"http: key '{key}': expected a number >= 0 ({HTTP_SETTINGS[key]}), got {value!r}")
-        elif key in WHOLE_HTTP_SETTINGS and (not isinstance(value, int) or value < WHOLE_HTTP_SETTINGS[key]):
-            least = WHOLE_HTTP_SETTINGS[key]
-            problems.append(
-                f"http: key '{key}': expected a whole number >= {least} ({HTTP_SETTINGS[key]}), got {value!r}"
-            )
-    return problems
+    return check_mapping("http", section, "settings (" + ", ".join(HTTP_SETTINGS) + ")", HTTP_SETTINGS, _http_value)
+
+
+def _http_value(key: str, value: Any) -> str | None:
+    """What an `http:` setting expects, when `value` is not that (else None)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return f"a number >= 0 ({HTTP_SETTINGS[key]})"
+    if key in WHOLE_HTTP_SETTINGS and (not isinstance(value, int) or value < WHOLE_HTTP_SETTINGS[key]):
+        return f"a whole number >= {WHOLE_HTTP_SETTINGS[key]} ({HTTP_SETTINGS[key]})"
+    return None
 
 
 def _parse_source(entry: Any, position: int) -> tuple[Source | None, list[str]]:
@@ -341,11 +335,6 @@ def _is_date(value: Any) -> bool:
 
 def _is_dataset_id(value: Any) -> bool:
     return isinstance(value, str) and bool(DATASET_ID_PATTERN.match(value))
-
-
-def suggest(key: str, allowed: set[str]) -> str:
-    close = difflib.get_close_matches(key, sorted(allowed), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
 
 
 def _whole(minimum: int) -> Callable[[Any], bool]:

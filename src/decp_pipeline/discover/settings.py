@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from decp_pipeline.settings_checks import suggest
+
 KEYS = ("include", "priority")
 
 
@@ -42,8 +44,6 @@ def check_discover_settings(section: Any) -> list[str]:
         return []
     if not isinstance(section, dict):
         return ["key 'discover': expected a mapping of settings (" + ", ".join(KEYS) + ")"]
-    from decp_pipeline.config import suggest  # noqa: PLC0415 - config imports this module
-
     problems = [f"discover: unknown key '{k}'" + suggest(str(k), set(KEYS)) for k in section if k not in KEYS]
     if "include" in section and not isinstance(section["include"], bool):
         problems.append(f"discover: key 'include': expected true or false, got {section['include']!r}")

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from decp_pipeline.settings_checks import check_mapping
+
 PREFIX_PATTERN = re.compile(r"^ocds-[a-z0-9]{6}$")
 URI_PATTERN = re.compile(
     r"^https?://[A-Za-z0-9.-]+(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
@@ -56,19 +58,13 @@ class OcdsSettings:
 
 def check_ocds_settings(section: Any) -> list[str]:
     """The problems of an `ocds:` section, for config.parse_config."""
-    from decp_pipeline.config import suggest  # noqa: PLC0415 - config imports this module
-
-    if section is None:
-        return []
-    if not isinstance(section, dict):
-        return ["key 'ocds': expected a mapping of settings (" + ", ".join(KEYS) + ")"]
-    problems = []
-    for key, value in section.items():
-        if key not in KEYS:
-            problems.append(f"ocds: unknown key '{key}'" + suggest(str(key), set(KEYS)))
-        elif not isinstance(value, str) or not _valid(key, value):
-            problems.append(f"ocds: key '{key}': expected {KEYS[key]}, got {value!r}")
-    return problems
+    return check_mapping(
+        "ocds",
+        section,
+        "settings (" + ", ".join(KEYS) + ")",
+        KEYS,
+        lambda key, value: None if isinstance(value, str) and _valid(key, value) else KEYS[key],
+    )
 
 
 def _valid(key: str, value: str) -> bool:

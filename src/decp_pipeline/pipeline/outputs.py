@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from decp_pipeline.ocds.settings import OcdsSettings
+from decp_pipeline.settings_checks import check_mapping
 
 SWITCHES = {
     "report": "report.html, acheteurs.csv and the buyer pages acheteurs/",
@@ -42,16 +43,11 @@ DEFAULT_OUTPUTS = Outputs()
 
 def check_output_settings(section: Any) -> list[str]:
     """The problems of an `outputs:` section: a mapping of the switches above, each true or false."""
-    from decp_pipeline.config import suggest  # noqa: PLC0415 - config imports this module
-
-    if section is None:
-        return []
-    if not isinstance(section, dict):
-        return ["key 'outputs': expected a mapping of switches (" + ", ".join(SWITCHES) + ": true or false)"]
-    problems = []
-    for key, value in section.items():
-        if key not in SWITCHES:
-            problems.append(f"outputs: unknown key '{key}'" + suggest(str(key), set(SWITCHES)))
-        elif not isinstance(value, bool):
-            problems.append(f"outputs: key '{key}': expected true or false ({SWITCHES[key]}), got {value!r}")
-    return problems
+    listing = "switches (" + ", ".join(SWITCHES) + ": true or false)"
+    return check_mapping(
+        "outputs",
+        section,
+        listing,
+        SWITCHES,
+        lambda key, value: None if isinstance(value, bool) else f"true or false ({SWITCHES[key]})",
+    )

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from decp_pipeline.settings_checks import suggest
+
 DEFAULT_API_BASE = "https://www.data.gouv.fr/api"
 DATASET_PATTERN = re.compile(r"^[0-9a-f]{24}$|^[a-z0-9][a-z0-9-]{0,99}$")  # an id, or the dataset's slug
 NEVER_PUBLISHED = ("manifest.json", "publication.json")  # what the release is and what publishing did
@@ -27,14 +29,13 @@ def default_files() -> tuple[str, ...]:
 
     tables = [f"{name}.{ext}" for name in TABLES for ext in ("csv", "parquet")]
     return ("decp.json", "decp-2022.json", *tables, "datapackage.json", "report.json", "delta.json", "delta.csv",
-            "duplicates.csv", "rejected.jsonl", *OPTIONAL_FILES)  # fmt: skip
+            "duplicates.csv", "rejected.jsonl", *DERIVED_FILES)  # fmt: skip
 
 
 # Files made when publishing from a folder of the release (an optional output, pipeline/outputs.py): ocds.zip from
 # ocds/ (ocds/archive.py). Left out of the default files, not an error, when a release was built without the
 # folder (`outputs: {ocds: false}`); an error when `publish.files` names them.
 DERIVED_FILES = {"ocds.zip": "ocds"}
-OPTIONAL_FILES = tuple(DERIVED_FILES)
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,6 @@ def check_publish_settings(section: Any) -> list[str]:
         return []
     if not isinstance(section, dict):
         return ["key 'publish': expected a mapping of settings (" + ", ".join(KEYS) + ")"]
-    from decp_pipeline.config import suggest  # noqa: PLC0415 - config imports this module
-
     problems = [f"publish: unknown key '{k}'" + suggest(str(k), set(KEYS)) for k in section if k not in KEYS]
     dataset = section.get("dataset")
     if dataset is not None and (not isinstance(dataset, str) or not DATASET_PATTERN.match(dataset)):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from decp_pipeline.config import Config, suggest
+from decp_pipeline.config import Config
 from decp_pipeline.exceptions import InputError, ReferenceDataError
 from decp_pipeline.fetch.http import HttpClient
 from decp_pipeline.fetch.runner import http_settings
@@ -23,6 +23,7 @@ from decp_pipeline.progress import Progress
 from decp_pipeline.references.convert import normalize
 from decp_pipeline.references.download import fetch_reference
 from decp_pipeline.references.settings import REFERENCE_NAMES
+from decp_pipeline.settings_checks import suggest
 
 __all__ = ["REFERENCE_NAMES", "References", "parse_references", "prepare_references"]
 

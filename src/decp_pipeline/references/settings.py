@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from decp_pipeline.config import suggest
+from decp_pipeline.settings_checks import suggest
 
 REFERENCE_NAMES = ("sirene-etablissements", "sirene-unites-legales", "cog-communes", "cpv")
 REFERENCE_KEYS = ("url", "path")
