@@ -31,6 +31,7 @@ from decp_pipeline.pipeline.stage import kill_pool, worker_pool, workers
 
 FOLDER = "ocds"
 RECORDS = "records.json"
+PARTS = ".parts"  # the pieces' records and spools, while the folder is written
 EXTENSION = Path(__file__).resolve().parent / "extension"
 COPY_BYTES = 1024 * 1024
 # Records below which the export stays in this process: starting a worker (spawned: a fresh interpreter and the
@@ -47,6 +48,7 @@ def write_ocds(folder: Path, settings: OcdsSettings, published: str) -> dict[str
     try:
         work.mkdir()
         summary = _write_folder(folder, work, settings, published)
+        shutil.rmtree(work / PARTS)
         shutil.copytree(EXTENSION, work / "extension")
         os.replace(work, folder / FOLDER)
     except OSError as e:
@@ -60,29 +62,32 @@ def write_ocds(folder: Path, settings: OcdsSettings, published: str) -> dict[str
 
 
 def _write_folder(folder: Path, work: Path, settings: OcdsSettings, published: str) -> dict[str, Any]:
-    parts = work / ".parts"
+    """The pieces mapped into `work`/.parts, then the day packages and records.json from them; the counts."""
+    parts = work / PARTS
     parts.mkdir()
     pieces = cut(folder)
     summary = _map(pieces, parts, settings)
     urls = _write_packages(parts, len(pieces), work / "releases", settings, published)
-    if not urls:  # no contract: a record package must hold one record and name one package (so none is written)
-        shutil.rmtree(parts)
-        return summary
-    with open(work / RECORDS, "wb") as records:
-        records.write(_header(settings, published, f"{settings.base_uri}/{RECORDS}")[:-1] + b', "records": [')
+    if urls:  # no contract: a record package must hold one record and name one package (so none is written)
+        _write_records(parts, len(pieces), work / RECORDS, urls, _header(settings, published,
+                                                                         f"{settings.base_uri}/{RECORDS}"))  # fmt: skip
+    summary["packages"] = len(urls)
+    return summary
+
+
+def _write_records(parts: Path, pieces: int, path: Path, urls: list[str], header: bytes) -> None:
+    """records.json: the pieces' records joined in piece order, then the list of the day packages."""
+    with open(path, "wb") as records:
+        records.write(header[:-1] + b', "records": [')
         separator = b"\n"
-        for number in range(len(pieces)):
+        for number in range(pieces):
             part = parts / f"{number:05d}.json"
             if part.stat().st_size:
                 records.write(separator)
                 with open(part, "rb") as f:
                     shutil.copyfileobj(f, records, COPY_BYTES)
                 separator = b",\n"
-            part.unlink()
         records.write(b'\n], "packages": ' + orjson.dumps(urls) + b"}\n")
-    shutil.rmtree(parts)
-    summary["packages"] = len(urls)
-    return summary
 
 
 def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, Any]:
