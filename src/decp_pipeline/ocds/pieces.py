@@ -26,6 +26,7 @@ from decp_pipeline.ocds.settings import OcdsSettings
 PIECE_BYTES = 8 * 1024 * 1024  # of record lines per piece: many per process, to even out their ends
 OPEN_SPOOLS = 32  # month files open at once (a real release spans ~100 months; the rest are reopened)
 SEPARATOR = b'\n], "contrat-concession": ['  # where decp-2022.json's concessions start
+COUNTED = ("contracts", "releases", "undated_modifications", "early_modifications")  # a piece's counts, summed
 BUFFER = 256 * 1024  # bytes written at a time to each output of a piece
 
 
@@ -68,8 +69,7 @@ def _lists(data: mmap.mmap, version: str) -> list[tuple[str | None, int, int]]:
 def map_piece(piece: Piece, number: int, parts: str, settings: OcdsSettings) -> dict[str, Any]:
     """Map one piece into `parts` (records in `<number>.json`, releases in the spool `<number>/`); its counts:
     contracts, releases, and the contracts left out, by reason."""
-    summary: dict[str, Any] = {"contracts": 0, "releases": 0, "undated_modifications": 0, "early_modifications": 0,
-                               "skipped": {}}  # fmt: skip
+    summary: dict[str, Any] = {**dict.fromkeys(COUNTED, 0), "skipped": {}}
     spool = Spool(Path(parts) / f"{number:05d}")
     with open(piece.path, "rb") as f:
         f.seek(piece.start)

@@ -25,7 +25,7 @@ from typing import IO, Any
 import orjson
 
 from decp_pipeline.exceptions import OutputError
-from decp_pipeline.ocds.pieces import Piece, cut, map_piece, package_uri
+from decp_pipeline.ocds.pieces import COUNTED, Piece, cut, map_piece, package_uri
 from decp_pipeline.ocds.settings import OcdsSettings
 from decp_pipeline.pipeline.stage import kill_pool, worker_pool, workers
 
@@ -110,10 +110,9 @@ def _map(pieces: list[Piece], parts: Path, settings: OcdsSettings) -> dict[str, 
             kill_pool(pool)
             raise
         pool.shutdown()
-    counted = ("contracts", "releases", "undated_modifications", "early_modifications")
-    summary: dict[str, Any] = {**dict.fromkeys(counted, 0), "packages": 0, "skipped": {}}
+    summary: dict[str, Any] = {**dict.fromkeys(COUNTED, 0), "packages": 0, "skipped": {}}
     for result in results:
-        for name in counted:
+        for name in COUNTED:
             summary[name] += result[name]
         for reason, number in result["skipped"].items():
             summary["skipped"][reason] = summary["skipped"].get(reason, 0) + number
