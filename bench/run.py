@@ -26,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ DECP = ROOT / ".venv" / "bin" / "decp"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 FLOOR = """
 import sys, orjson
+from collections.abc import Sequence
 from pathlib import Path
 from lxml import etree
 n = 0
@@ -190,6 +192,7 @@ def summary(rows: list[Row], floors: list[float], passes: list[float], records: 
         "python_pass_runs_seconds": [round(seconds, 2) for seconds in passes],
         "report_over_full": round(rows[5][1] / full, 3),
         "ocds_over_full": round(rows[6][1] / full, 3),
+        "sqlite_over_full": round(rows[7][1] / full, 3),
     }  # fmt: skip
 
 
@@ -224,11 +227,13 @@ def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], 
     rows.append(("e. minimal Python pass", *python_pass))
     rows.append(("f. HTML report of b", *report_alone(out, work)))
     rows.append(("g. OCDS export of b", *ocds_alone(out, work)))
+    rows.append(("h. SQLite database of b", *sqlite_alone(out, work)))
     return rows, floors, passes, passed, out
 
 
 REPORT = """
 import json, sys
+from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.report.write import write_report
 folder = Path(sys.argv[1])
@@ -239,24 +244,15 @@ print(json.dumps(write_report(folder, json.loads((folder / "report.json").read_t
 def report_alone(out: Path, work: Path) -> tuple[float, float, int]:
     """The HTML report (report/write.py) written again from the current release's tables, alone, in a copy of
     them (hard links): its share of the build it is part of (step b also wrote it)."""
-    copy = work / "report-alone"
-    shutil.rmtree(copy, ignore_errors=True)
-    copy.mkdir(parents=True)
     current = (out / "current").resolve()
-    for name in ("marches.parquet", "concessions.parquet", "titulaires.parquet", "rejected.jsonl", "report.json"):
-        os.link(current / name, copy / name)
-    shutil.copy(current / "datapackage.json", copy)  # rewritten by the report: not a link into the release
     today = json.loads((current / "report.json").read_text())["generated_at"][:10]
-    seconds, peak, result = timed([str(PYTHON), "-c", REPORT, str(copy), today])
-    if result.returncode:
-        print(result.stdout, result.stderr)
-    else:
-        print(f"report alone: {result.stdout.strip()}")
-    return seconds, peak, result.returncode
+    files = ("marches.parquet", "concessions.parquet", "titulaires.parquet", "rejected.jsonl", "report.json")
+    return alone("report", REPORT, out, work / "report-alone", files, today)
 
 
 OCDS = """
 import json, sys
+from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.ocds.settings import OcdsSettings
 from decp_pipeline.ocds.write import write_ocds
@@ -267,17 +263,44 @@ print(json.dumps(write_ocds(Path(sys.argv[1]), OcdsSettings(), "2026-01-01T00:00
 def ocds_alone(out: Path, work: Path) -> tuple[float, float, int]:
     """The OCDS export (ocds/write.py) written again from the current release's decp.json and decp-2022.json,
     alone, in a copy of them (hard links): its share of the build it is part of (step b also wrote it)."""
-    copy = work / "ocds-alone"
+    return alone("ocds", OCDS, out, work / "ocds-alone", ("decp.json", "decp-2022.json"))
+
+
+SQLITE = """
+import json, sys
+from collections.abc import Sequence
+from pathlib import Path
+from decp_pipeline.explore.database import write_database
+if __name__ == "__main__":  # its worker is spawned: it imports this module
+    print(json.dumps(write_database(Path(sys.argv[1]), ["bench"])))
+"""
+
+
+def sqlite_alone(out: Path, work: Path) -> tuple[float, float, int]:
+    """decp.sqlite (explore/database.py) written again from the current release's tables, alone, in a copy of
+    them (hard links): its share of the build it is part of (step b also wrote it)."""
+    names = ("marches", "concessions", "titulaires", "actes_sous_traitance", "listes", "modifications")
+    tables = ["coverage.csv", "buyers.csv", *(f"{name}.parquet" for name in names)]
+    return alone("sqlite", SQLITE, out, work / "sqlite-alone", tables)
+
+
+def alone(name: str, script: str, out: Path, copy: Path, files: Sequence[str], *args: str) -> tuple[float, float, int]:
+    """`script` run on a copy of `files` of the current release (hard links; datapackage.json copied: the report
+    rewrites it), alone: its seconds, peak MiB and exit code."""
     shutil.rmtree(copy, ignore_errors=True)
     copy.mkdir(parents=True)
     current = (out / "current").resolve()
-    for name in ("decp.json", "decp-2022.json"):
-        os.link(current / name, copy / name)
-    seconds, peak, result = timed([str(PYTHON), "-c", OCDS, str(copy)])
+    for file in files:
+        os.link(current / file, copy / file)
+    package = json.loads((current / "datapackage.json").read_text())
+    package["resources"] = [r for r in package["resources"] if r["name"] != "acheteurs"]  # the report adds it
+    (copy / "datapackage.json").write_text(json.dumps(package))
+    (copy / "script.py").write_text(script)
+    seconds, peak, result = timed([str(PYTHON), str(copy / "script.py"), str(copy), *args])
     if result.returncode:
         print(result.stdout, result.stderr)
     else:
-        print(f"ocds alone: {result.stdout.strip()}")
+        print(f"{name} alone: {result.stdout.strip()}")
     return seconds, peak, result.returncode
 
 
@@ -295,6 +318,7 @@ def print_table(
     print(f"minimal Python pass / parse floor: {rows[4][1] / rows[0][1]:.1f} (best of {runs} s)")
     print(f"HTML report alone / full build: {rows[5][1] / full:.1%} (the build writes it too)")
     print(f"OCDS export alone / full build: {rows[6][1] / full:.1%} (the build writes it too)")
+    print(f"SQLite database alone / full build: {rows[7][1] / full:.1%} (the build writes it too)")
     print("counts:", "equal to the generator's" if not mismatches else f"MISMATCH {mismatches}")
 
 

@@ -31,6 +31,7 @@ RELEASE_FILES = ("decp.json", "decp-2022.json", "rejected.jsonl", "report.json",
                  "buyers.csv")  # fmt: skip
 REPORT_FILES = ("report.html", "acheteurs.csv", "acheteurs/")
 OCDS_FILES = ("ocds/",)
+SQLITE_FILES = ("decp.sqlite", "metadata.json")
 
 
 @click.command("build")
@@ -156,10 +157,12 @@ def summary_document(run: BuildRun, out: str, exit_code: int) -> dict[str, Any]:
             *RELEASE_FILES,
             *(REPORT_FILES if assembly.html else ()),
             *(OCDS_FILES if assembly.ocds else ()),
+            *(SQLITE_FILES if assembly.sqlite else ()),
             *(f"{name}.{ext}" for name in assembly.tables for ext in ("csv", "parquet")),
         ],
         "report": assembly.html or None,  # what the HTML report wrote: pages, bytes, seconds
         "ocds": assembly.ocds or None,  # what the OCDS export wrote: contracts, releases, packages, bytes, seconds
+        "sqlite": assembly.sqlite or None,  # what decp.sqlite holds: rows per table, bytes, seconds
         "sources": sources,
         "total": assembly.total.to_dict(),
         "tables": assembly.tables,
@@ -200,3 +203,7 @@ def write_summary(run: BuildRun, out: str) -> None:
         done = "kept with the release" if assembly.unchanged else f"written in {ocds['seconds']:,.1f} s"
         click.echo(f"OCDS: ocds/ ({ocds['bytes'] / 1e6:,.1f} MB): {ocds['contracts']:,} records, "
                    f"{ocds['releases']:,} releases in {ocds['packages']:,} daily packages, {done}")  # fmt: skip
+    if database := assembly.sqlite:
+        done = "kept with the release" if assembly.unchanged else f"written in {database['seconds']:,.1f} s"
+        click.echo(f"SQLite: decp.sqlite ({database['bytes'] / 1e6:,.1f} MB, {len(database['tables'])} tables, "
+                   f"search on marches and concessions) and metadata.json for Datasette, {done}")  # fmt: skip

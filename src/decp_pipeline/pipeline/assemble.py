@@ -8,6 +8,7 @@
     OUT/report.json       the accounting: for every source, read = exported + rejected + duplicates
     OUT/report.html, OUT/acheteurs.csv, OUT/acheteurs/   the report, for people (report/), unless switched off
     OUT/ocds/             the contracts in OCDS 1.1 (ocds/), unless switched off
+    OUT/decp.sqlite, OUT/metadata.json   the tables in SQLite, for Datasette (explore/), unless switched off
 
 Sources are read by descending `priority`; one record is kept per contract (pipeline/dedup/) and every other
 copy is a duplicate of the source whose copy is dropped, counted under its rule (pipeline/plan.py). The release
@@ -29,6 +30,7 @@ import pyarrow as pa
 
 from decp_pipeline.config import DEFAULT_KEEP
 from decp_pipeline.exceptions import DecpError, OutputError, ReleaseError, ShrinkError
+from decp_pipeline.explore.database import write_database
 from decp_pipeline.ocds.write import write_ocds
 from decp_pipeline.pipeline import coverage, lineage
 from decp_pipeline.pipeline.anomalies import DEFAULT_MAX_AMOUNT, Run
@@ -141,6 +143,8 @@ def _finish(releases: Releases, working: Path, assembly: Assembly, settings: tup
     today, outputs = settings
     if outputs.ocds:  # its summary and warnings go in report.json
         _write_ocds(working, assembly, outputs)
+    if outputs.sqlite:  # the tables as written (enriched), coverage.csv and buyers.csv; not acheteurs.csv, after
+        assembly.sqlite = write_database(working, list(assembly.sources))
     document = _write_report(working, assembly)  # the delta reads its sources
     previous, delta = _delta(releases, working, assembly, replaces_damaged=replaces_damaged)
     write_delta(working, delta)

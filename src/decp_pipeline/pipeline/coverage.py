@@ -62,6 +62,11 @@ class Silence:
 
 
 # The two files' columns, for datapackage.json: (name, Table Schema type, description).
+DESCRIPTIONS = {
+    COVERAGE: "Per source, per date (dateNotification or datePublicationDonnees) and month: rows, exported and "
+    "rejected, distinct buyers",
+    BUYERS: "One row per buyer id: its latest name, sources, first and last publication, rows per year, share rejected",
+}
 FIELDS = {
     COVERAGE: [
         ("source", "string", "the id of the source (sources.yaml)"),
@@ -89,9 +94,11 @@ FIELDS = {
 def describe(counts: dict[str, int]) -> list[dict[str, Any]]:
     """The datapackage.json resources of coverage.csv and buyers.csv (`counts`: their rows)."""
     return [
-        {"name": name.removesuffix(".csv"), "path": name, "format": "csv", "mediatype": "text/csv",
+        {"name": name.removesuffix(".csv"), "path": name, "title": name.removesuffix(".csv"),
+         "description": DESCRIPTIONS[name], "format": "csv", "mediatype": "text/csv",
          "encoding": "utf-8", "dialect": {"delimiter": ",", "quoteChar": '"', "header": True},
-         "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]},
+         "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields],
+                    **({"primaryKey": ["acheteur_id"]} if name == BUYERS else {})},
          "count": counts[name]}
         for name, fields in FIELDS.items()
     ]  # fmt: skip

@@ -3,6 +3,7 @@ default): `outputs: {report: false}` leaves the HTML report out.
 
     report   report.html, acheteurs.csv and acheteurs/<id>.html (report/)
     ocds     ocds/: the contracts in OCDS 1.1 (ocds/), named by the `ocds:` section (published as ocds.zip)
+    sqlite   decp.sqlite and metadata.json: the tables in one SQLite database, for Datasette (explore/)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from decp_pipeline.settings_checks import check_mapping
 SWITCHES = {
     "report": "report.html, acheteurs.csv and the buyer pages acheteurs/",
     "ocds": "ocds/, the contracts in OCDS 1.1",
+    "sqlite": "decp.sqlite and metadata.json, the tables in SQLite for Datasette",
 }
 
 
@@ -23,6 +25,7 @@ SWITCHES = {
 class Outputs:
     report: bool = True
     ocds: bool = True
+    sqlite: bool = True
     ocds_settings: OcdsSettings = field(default_factory=OcdsSettings)  # the `ocds:` section
 
     @property

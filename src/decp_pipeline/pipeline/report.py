@@ -38,6 +38,7 @@ class Assembly:
     enrichment: dict[str, dict[str, int]] = field(default_factory=dict)  # per source (pipeline/enrich.py)
     html: dict[str, Any] = field(default_factory=dict)  # what the HTML report wrote (report/write.py)
     ocds: dict[str, Any] = field(default_factory=dict)  # what the OCDS export wrote (ocds/write.py)
+    sqlite: dict[str, Any] = field(default_factory=dict)  # what decp.sqlite holds (explore/database.py)
 
     def account(
         self, counts: dict[str, Counts], tables: dict[str, int], overlap: dict[str, Any], near: dict[str, Any]
@@ -114,6 +115,7 @@ def reuse(releases: Releases, fingerprint: str, fetch: dict[str, Any], *, checks
         silent=previous.get("silent", []),
         enrichment=previous.get("enrichment", {}),
         ocds=previous.get("ocds") or {},
+        sqlite=previous.get("sqlite") or {},
         fetch=fetch,
         overlap=previous.get("overlap", {}),
         tables=previous.get("tables", {}),
@@ -158,6 +160,7 @@ def report(assembly: Assembly) -> dict[str, Any]:
         "silent": assembly.silent,
         "enrichment": assembly.enrichment,
         "ocds": assembly.ocds,
+        "sqlite": assembly.sqlite,
         "fetch": assembly.fetch,
         "build_fingerprint": assembly.fingerprint,
         "release": assembly.release,

@@ -22,6 +22,18 @@ from functools import cache
 import pyarrow as pa
 
 BATCH_ROWS = 20_000
+# What each table holds, in datapackage.json (and metadata.json for Datasette, explore/metadata.py).
+DESCRIPTIONS = {
+    "marches": "One row per marché (uid unique): initial values, current values after modifications",
+    "concessions": "One row per contrat de concession (uid unique), with its own columns",
+    "titulaires": "One row per winner (titulaire or concessionnaire), initial or added by a modification",
+    "actes_sous_traitance": "Format 2022: one row per acte spécial de sous-traitance or modification of one",
+    "listes": "Format 2022: one row per value of a multi-valued field (techniques, typesPrix ...)",
+    "modifications": "One row per modification, numbered from 1 in publication order",
+}
+# The licence of the published data (Etalab's, that of the DECP on data.gouv.fr), in datapackage.json.
+LICENSES = [{"name": "etalab-2.0", "path": "https://www.etalab.gouv.fr/licence-ouverte-open-licence",
+             "title": "Licence Ouverte / Open Licence version 2.0"}]  # fmt: skip
 TEXT, NUMBER, INTEGER, BOOLEAN, DATE = pa.string(), pa.float64(), pa.int64(), pa.bool_(), pa.date32()
 COMMON = [
     ("uid", TEXT, "buyer SIRET followed by the contract id: the key linking the tables"),

@@ -22,7 +22,9 @@ from decp_pipeline.pipeline.derived import finish_table
 from decp_pipeline.pipeline.plan import AssemblyFile, AssemblySource, Plan
 from decp_pipeline.pipeline.tables import (
     BATCH_ROWS,
+    DESCRIPTIONS,
     FRICTIONLESS_TYPES,
+    LICENSES,
     MAIN_TABLES,
     TABLES,
     TEXT,
@@ -137,6 +139,8 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
             resource = {
                 "name": f"{table.name}-{fmt}",
                 "path": f"{table.name}.{fmt}",
+                "title": table.name,
+                "description": DESCRIPTIONS[table.name],
                 "format": fmt,
                 "mediatype": "text/csv" if fmt == "csv" else "application/vnd.apache.parquet",
                 "schema": schema if fmt == "csv" else _as_pandas_reads_it(schema),
@@ -150,6 +154,7 @@ def describe(tables: dict[str, _Output]) -> dict[str, Any]:
         "name": "decp",
         "title": "Données essentielles de la commande publique, consolidées",
         "profile": "data-package",
+        "licenses": LICENSES,
         "resources": resources,
     }
 
