@@ -256,7 +256,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.ocds.settings import OcdsSettings
 from decp_pipeline.ocds.write import write_ocds
-print(json.dumps(write_ocds(Path(sys.argv[1]), OcdsSettings(), "2026-01-01T00:00:00+00:00")))
+if __name__ == "__main__":  # its workers are spawned: they import this module
+    print(json.dumps(write_ocds(Path(sys.argv[1]), OcdsSettings(), "2026-01-01T00:00:00+00:00")))
 """
 
 

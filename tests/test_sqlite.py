@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
+from decp_pipeline.exceptions import OutputError
 from decp_pipeline.explore.database import write_database
 
 from .serve_server import free_port
@@ -273,3 +274,18 @@ def test_the_real_files_of_2019_and_2022(tmp_path, realdata):
         objects = db.execute(f"SELECT objet, titulaires_noms FROM marches WHERE uid IN ({','.join('?' * len(found))})",
                              found).fetchall()  # fmt: skip
         assert all("nettoyage" in (o or "").lower() or "nettoyage" in (t or "").lower() for o, t in objects)
+
+
+@pytest.mark.parametrize("parallel_rows", [0, 10**9])
+def test_a_table_that_cannot_be_read_is_a_one_line_output_error(dist, tmp_path, parallel_rows):
+    for path in dist.iterdir():
+        if path.suffix in (".parquet", ".csv") or path.name == "datapackage.json":
+            shutil.copy(path, tmp_path / path.name)
+    (tmp_path / "titulaires.parquet").write_bytes(b"PAR1 not a Parquet file")
+    with pytest.raises(OutputError) as error:
+        write_database(tmp_path, ["x"], parallel_rows=parallel_rows)
+    assert str(error.value).startswith("could not write decp.sqlite (")
+    assert "titulaires.parquet" in str(error.value)
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "decp.sqlite").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
