@@ -32,7 +32,8 @@ def datasette_metadata(package: dict[str, Any], tables: list[Table], sources: li
         "title": package.get("title", "DECP"),
         "description": "The French public procurement data (données essentielles de la commande publique), "
         "consolidated: one contract per row in marches and concessions; their titulaires, modifications, listes and "
-        "actes_sous_traitance linked by uid. Rows with valid = 0 are the rejected records, with their errors. "
+        "actes_sous_traitance linked by uid. Rows with valid = 0 are the rejected records, with their errors "
+        "(booleans are 0 and 1, dates YYYY-MM-DD). "
         "Full-text search on marches and concessions (object, buyer, winners); the views contrats, "
         "contrats_titulaires and contrats_par_annee hold the published contracts only.",
         "license": licence.get("title", licence.get("name", "")),

@@ -65,7 +65,8 @@ def views(present: set[str]) -> dict[str, str]:
         )
     result["contrats_par_annee"] = (
         "SELECT annee, categorie, count(*) AS contrats, count(DISTINCT acheteur_id) AS acheteurs, "
-        "sum(montant) AS montant, sum(CASE WHEN montant_fiable = 0 THEN NULL ELSE montant END) AS montant_fiable "
+        "round(sum(montant), 2) AS montant, "
+        "round(sum(CASE WHEN montant_fiable = 0 THEN NULL ELSE montant END), 2) AS montant_fiable "
         "FROM contrats GROUP BY annee, categorie ORDER BY annee DESC, categorie"
     )
     return result

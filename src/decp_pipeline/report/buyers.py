@@ -123,7 +123,9 @@ def write_csv(folder: Path, buyers: list[dict[str, Any]]) -> None:
 
 def describe(rows: int) -> dict[str, Any]:
     """The datapackage.json resource of acheteurs.csv."""
-    return {"name": "acheteurs", "path": CSV, "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+    return {"name": "acheteurs", "path": CSV, "title": "acheteurs", "description": "One row per buyer id: its "
+            "records exported and rejected, repaired, with anomalies, publication delay, its page (report.md)",
+            "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
             "dialect": {"delimiter": ",", "quoteChar": '"', "header": True},
             "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in FIELDS]},
             "count": rows}  # fmt: skip
