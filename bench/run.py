@@ -35,7 +35,6 @@ DECP = ROOT / ".venv" / "bin" / "decp"
 PYTHON = ROOT / ".venv" / "bin" / "python"
 FLOOR = """
 import sys, orjson
-from collections.abc import Sequence
 from pathlib import Path
 from lxml import etree
 n = 0
@@ -233,7 +232,6 @@ def run_steps(corpus: Path, sources: list[str], work: Path) -> tuple[list[Row], 
 
 REPORT = """
 import json, sys
-from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.report.write import write_report
 folder = Path(sys.argv[1])
@@ -252,7 +250,6 @@ def report_alone(out: Path, work: Path) -> tuple[float, float, int]:
 
 OCDS = """
 import json, sys
-from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.ocds.settings import OcdsSettings
 from decp_pipeline.ocds.write import write_ocds
@@ -269,7 +266,6 @@ def ocds_alone(out: Path, work: Path) -> tuple[float, float, int]:
 
 SQLITE = """
 import json, sys
-from collections.abc import Sequence
 from pathlib import Path
 from decp_pipeline.explore.database import write_database
 if __name__ == "__main__":  # its worker is spawned: it imports this module

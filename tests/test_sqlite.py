@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 import requests
@@ -53,30 +55,41 @@ def db(dist: Path) -> Iterator[sqlite3.Connection]:
     connection.close()
 
 
-def parquet_rows(path: Path) -> list[tuple[Any, ...]]:
-    """A Parquet table's rows as SQLite gives them back: dates as ISO text, booleans as 0 and 1, NaN as NULL."""
+def typed(v: Any) -> tuple[str, Any]:
+    """A value as SQLite gives it back, with its type (1 == 1.0 == True: an INTEGER stored as REAL shows)."""
+    assert not (isinstance(v, float) and math.isnan(v))  # the tables hold no NaN: a NULL is a null
+    if isinstance(v, bool):
+        v = int(v)
+    elif isinstance(v, datetime.date):
+        v = v.isoformat()
+    return type(v).__name__, v
 
-    def value(v: Any) -> Any:
-        if isinstance(v, bool):
-            return int(v)
-        if isinstance(v, datetime.date):
-            return v.isoformat()
-        return None if isinstance(v, float) and math.isnan(v) else v
 
-    table = pq.read_table(path)
-    return [tuple(value(v) for v in row.values()) for row in table.to_pylist()]
+def published_rows(path: Path) -> tuple[list[str], list[tuple[tuple[str, Any], ...]]]:
+    """A published table's rows (Parquet, or CSV read with its datapackage.json types) as SQLite gives them."""
+    if path.suffix == ".parquet":
+        table = pq.read_table(path)
+    else:
+        package = json.loads((path.parent / "datapackage.json").read_text(encoding="utf-8"))
+        (resource,) = [r for r in package["resources"] if r["path"] == path.name]
+        kinds = {"string": pa.string(), "integer": pa.int64(), "number": pa.float64(), "date": pa.date32()}
+        types = {f["name"]: kinds[f["type"]] for f in resource["schema"]["fields"]}
+        options = pa_csv.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False)
+        table = pa_csv.read_csv(path, convert_options=options)
+    return table.column_names, [tuple(typed(v) for v in row.values()) for row in table.to_pylist()]
 
 
 def test_every_table_holds_the_parquet_rows_value_for_value(dist, db):
     report = json.loads((dist / "report.json").read_text(encoding="utf-8"))
     tables = report["sqlite"]["tables"]
     assert set(tables) == {*report["tables"], "coverage", "buyers"}
-    for name in report["tables"]:
-        published = parquet_rows(dist / f"{name}.parquet")
-        columns = ", ".join(f'"{c}"' for c in pq.read_schema(dist / f"{name}.parquet").names)
-        order = "ORDER BY rowid" if name not in ("marches", "concessions") else ""
-        stored = db.execute(f'SELECT {columns} FROM "{name}" {order}').fetchall()
-        assert tables[name] == report["tables"][name] == len(stored), name
+    for name in tables:
+        path = dist / (f"{name}.parquet" if name in report["tables"] else f"{name}.csv")
+        names, published = published_rows(path)
+        columns = ", ".join(f'"{c}"' for c in names)
+        order = "ORDER BY rowid" if name not in ("marches", "concessions", "buyers") else ""
+        stored = [tuple(typed(v) for v in row) for row in db.execute(f'SELECT {columns} FROM "{name}" {order}')]
+        assert tables[name] == len(stored) == len(published), name
         assert sorted(stored, key=repr) == sorted(published, key=repr), name
         if order:  # the linked tables keep the files' order: a contract's rows together
             assert stored == published, name
@@ -186,7 +199,11 @@ def datasette(dist: Path, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_datasette_serves_the_tables_the_search_and_the_json_api(dist, tmp_path):
@@ -281,11 +298,37 @@ def test_a_table_that_cannot_be_read_is_a_one_line_output_error(dist, tmp_path, 
     for path in dist.iterdir():
         if path.suffix in (".parquet", ".csv") or path.name == "datapackage.json":
             shutil.copy(path, tmp_path / path.name)
-    (tmp_path / "titulaires.parquet").write_bytes(b"PAR1 not a Parquet file")
+    (tmp_path / "modifications.parquet").write_bytes(b"PAR1 not a Parquet file")  # read by the worker only
     with pytest.raises(OutputError) as error:
         write_database(tmp_path, ["x"], parallel_rows=parallel_rows)
     assert str(error.value).startswith("could not write decp.sqlite (")
-    assert "titulaires.parquet" in str(error.value)
+    assert "modifications.parquet" in str(error.value)
     assert "\n" not in str(error.value)
     assert not (tmp_path / "decp.sqlite").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_uid_of_a_marche_and_of_a_concession_links_its_modifications_to_neither(dist, tmp_path):
+    """A buyer reusing an id for a marché and a concession: its winners are told apart by their role; its
+    modifications, which carry nothing else, are linked to no contract rather than to both."""
+    for path in dist.iterdir():
+        if path.suffix in (".parquet", ".csv"):
+            shutil.copy(path, tmp_path / path.name)
+    package = json.loads((dist / "datapackage.json").read_text(encoding="utf-8"))
+    package["resources"] = [r for r in package["resources"] if r["name"] != "acheteurs"]
+    (tmp_path / "datapackage.json").write_text(json.dumps(package), encoding="utf-8")
+    modified = pq.read_table(tmp_path / "modifications.parquet").column("uid")[0].as_py()
+    concessions = pq.read_table(tmp_path / "concessions.parquet")
+    uids = concessions.column("uid").to_pylist()
+    shared = uids[0]
+    uids[0] = modified
+    pq.write_table(concessions.set_column(0, "uid", pa.array(uids)), tmp_path / "concessions.parquet")
+    write_database(tmp_path, ["x"])
+    with contextlib.closing(sqlite3.connect(tmp_path / "decp.sqlite")) as db:
+        links = db.execute("SELECT marche, concession FROM modifications WHERE uid = ?", [modified]).fetchall()
+        assert links
+        assert set(links) == {(None, None)}
+        assert db.execute("SELECT count(*) FROM titulaires WHERE concession = ?", [modified]).fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM titulaires WHERE marche = ?", [modified]).fetchone()[0] >= 1
+        assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert db.execute("SELECT count(*) FROM concessions WHERE uid = ?", [shared]).fetchone()[0] == 0

@@ -4,8 +4,9 @@ its rows streamed from DuckDB as Arrow batches (load.py): bounded memory, whatev
 is written under a temporary name and put in place whole; metadata.json is written beside it (metadata.py).
 
 A big release is written by two processes at once: this one writes marches and concessions (their rows, indexes
-and search), a worker the linked tables in a second file, copied in at the end (SQLite copies a table and its
-indexes page by page when they are defined alike: 3 s for the national titulaires and listes).
+and search), a worker the linked tables in a second file, copied in at the end (SQLite's transfer optimization:
+a table defined alike is copied record by record without decoding them, its indexes too: 2-3 s for the national
+titulaires and listes).
 """
 
 # ruff: noqa: S608 - the SQL is made of this package's constants and of the names datapackage.json gives (the
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import sqlite_utils
 
 from decp_pipeline.exceptions import OutputError
@@ -44,7 +46,8 @@ MEMORY_LIMITS = {True: "512MB", False: "256MB"}
 SPILL = ".duckdb-sqlite"  # in the release being written
 # A database written once and read many times: big pages (fewer, a smaller file), no journal while it is written
 # (a failed write leaves only the temporary file, removed), a 64 MB page cache (more made it no faster).
-PRAGMAS = ("page_size = 16384", "journal_mode = OFF", "synchronous = OFF", "cache_size = -65536")
+# Foreign keys unenforced (SQLite's default, said): their check would also stop the copy's transfer (_copy).
+PRAGMAS = ("page_size = 16384", "journal_mode = OFF", "synchronous = OFF", "cache_size = -65536", "foreign_keys = OFF")
 
 
 def write_database(folder: Path, sources: list[str], *, parallel_rows: int = PARALLEL_ROWS) -> dict[str, Any]:
@@ -61,7 +64,7 @@ def write_database(folder: Path, sources: list[str], *, parallel_rows: int = PAR
     try:
         rows = _write(temporary, part, folder, tables, parallel_rows)
         os.replace(temporary, folder / DATABASE)
-    except (sqlite3.Error, duckdb.Error) as e:  # a full disk, a table that cannot be read
+    except (sqlite3.Error, duckdb.Error, pa.ArrowException, OSError) as e:  # a full disk, a table unreadable
         raise OutputError(f"could not write {DATABASE} ({e}): the current release was kept "
                           "(outputs: {sqlite: false} leaves it out)") from None  # fmt: skip
     finally:
@@ -110,10 +113,10 @@ def write_part(path: Path, folder: Path, tables: list[Table], present: dict[str,
     spill = folder / SPILL / str(os.getpid())
     spill.mkdir(parents=True, exist_ok=True)
     limit = MEMORY_LIMITS[any(table.name in MAIN for table in tables)]
-    duck = duckdb.connect(config={"threads": 2, "memory_limit": limit, "temp_directory": str(spill)})
-    duck.execute("SET enable_progress_bar = false")
     rows = {}
-    with _connect(path) as db:
+    with (duckdb.connect(config={"threads": 2, "memory_limit": limit, "temp_directory": str(spill)}) as duck,
+          _connect(path) as db):  # fmt: skip
+        duck.execute("SET enable_progress_bar = false")
         _stand_ins(db, tables, present)
         for table in tables:
             _create(db, table, present)
@@ -122,7 +125,6 @@ def write_part(path: Path, folder: Path, tables: list[Table], present: dict[str,
             rows[table.name] = insert(db.conn, table.name, reader)
             db.conn.execute("COMMIT")
             _index(db, table)
-    duck.close()
     return rows
 
 

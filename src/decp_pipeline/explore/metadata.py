@@ -20,7 +20,7 @@ FACETS = {
     "listes": ["champ"],
     "coverage": ["source", "date"],
 }
-SORT_DESC = {"marches": "dateNotification", "concessions": "dateSignature", "modifications": "numero"}
+SORT_DESC = {"marches": "dateNotification", "concessions": "dateSignature"}
 LABELS = {"marches": "objet", "concessions": "objet", "buyers": "acheteur_nom"}
 
 
@@ -64,7 +64,7 @@ def _table(table: Table) -> dict[str, Any]:
         described["facets"] = facets
     if table.name in SORT_DESC and SORT_DESC[table.name] in names:
         described["sort_desc"] = SORT_DESC[table.name]
-    if table.name in LABELS:
+    if LABELS.get(table.name) in names:
         described["label_column"] = LABELS[table.name]
     if table.name in SEARCHED:
         described["fts_table"] = f"{table.name}_fts"

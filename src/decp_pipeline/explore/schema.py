@@ -6,7 +6,9 @@ both formats, else its CSV), with their columns, types and descriptions, and wha
                      so that the full-text search of `marches` finds a contract by its supplier's name
     marche, concession   in the linked tables (titulaires, modifications, listes, actes_sous_traitance): the row's
                      uid again, in the column of the table it belongs to, as a foreign key: `uid` itself names a
-                     marché or a concession, and a column references one table only
+                     marché or a concession, and a column references one table only. A titulaire's role says
+                     which; a modification or a list value of a uid that is both a marché's and a concession's
+                     (a buyer's id reused) is linked to neither: nothing tells whose it is
 
 Each table is read by DuckDB (a query: the added columns by joins, the rows in their key's order or the file's),
 streamed as Arrow batches into SQLite (load.py).
@@ -39,6 +41,7 @@ class Link:
     column: str
     parent: str
     role: str | None = None  # titulaires: the role of the rows that belong to `parent`
+    other: str | None = None  # the other table a uid can name: a uid of both is linked to neither (no role)
 
 
 @dataclass(frozen=True)
@@ -72,15 +75,14 @@ class Table:
 
 
 # Named by the regulation: `uid` of titulaires is a marché's for a titulaire, a concession's for a concessionnaire.
-_CONTRACT = (Link("marche", "marches"), Link("concession", "concessions"))
+_CONTRACT = (Link("marche", "marches", other="concessions"), Link("concession", "concessions", other="marches"))
 LINKS = {
     "titulaires": (Link("marche", "marches", "titulaire"), Link("concession", "concessions", "concessionnaire")),
     "modifications": _CONTRACT,
     "listes": _CONTRACT,
-    "actes_sous_traitance": (Link("marche", "marches"),),
+    "actes_sous_traitance": (Link("marche", "marches", other="concessions"),),
 }
 WINNERS = {"marches": ("titulaires_noms", "titulaire"), "concessions": ("concessionnaires_noms", "concessionnaire")}
-PRIMARY_KEYS = {"buyers": ("acheteur_id",)}  # beyond datapackage.json's: one row per non-empty buyer id
 # The columns people filter by: buyer and supplier identifiers, CPV, date, the buyer's département, the source
 # (a facet). The link columns are indexed too (partial indexes: a link column is mostly empty): Datasette counts a
 # contract's rows in the linked tables on its page.
@@ -111,7 +113,7 @@ def tables_of(package: dict[str, Any]) -> list[Table]:
         schema = resource.get("schema", {})
         table = name.removesuffix("-parquet")
         columns = tuple(Column(f["name"], f["type"], f.get("description", "")) for f in schema.get("fields", []))
-        key = tuple(schema.get("primaryKey", ())) or PRIMARY_KEYS.get(table, ())
+        key = tuple(schema.get("primaryKey", ()))
         tables.append(Table(table, resource["path"], resource.get("title", table), columns, key,
                             int(resource.get("count", 0)), resource.get("description", "")))  # fmt: skip
     return sorted(tables, key=lambda table: bool(table.links))
@@ -124,6 +126,8 @@ def select(table: Table, folder: Path, present: dict[str, Table]) -> str:
     for link in table.links:
         if link.parent in present:
             role = f"t.role = '{link.role}' AND " if link.role else ""
+            if link.other in present and not link.role:  # a buyer's id of a marché and of a concession: whose?
+                role = f"t.uid NOT IN (SELECT uid FROM {_read(present[link.other], folder)}) AND "
             parent = _read(present[link.parent], folder)
             columns.append(f"CASE WHEN {role}t.uid IN (SELECT uid FROM {parent}) THEN t.uid END AS {link.column}")
         else:
@@ -155,4 +159,6 @@ def _read(table: Table, folder: Path, *, numbered: bool = False) -> str:
     if table.path.endswith(".parquet"):
         return f"read_parquet('{path}'{', file_row_number = true' if numbered else ''})"
     types = ", ".join(f"'{c.name}': '{DUCKDB_TYPES.get(c.type, 'VARCHAR')}'" for c in table.columns)
-    return f"read_csv('{path}', header = true, auto_detect = false, columns = {{{types}}})"
+    # `""` is an empty text, an empty field a null, as pyarrow wrote them (DuckDB reads both as null by default)
+    options = "header = true, auto_detect = false, allow_quoted_nulls = false"
+    return f"read_csv('{path}', {options}, columns = {{{types}}})"
