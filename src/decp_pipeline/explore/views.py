@@ -14,7 +14,8 @@ Each branch reads one table through its indexes: a filter on a view's column is 
 
 from __future__ import annotations
 
-# Per main table: its columns under the view's names (None: the table has no such column).
+# Per main table: its columns under the view's names (None: the table has no such column); `annee` follows `date`,
+# its first four characters.
 _COLUMNS = {
     "uid": ("uid", "uid"),
     "id": ("id", "id"),
@@ -26,7 +27,6 @@ _COLUMNS = {
     "procedure": ("procedure", "procedure"),
     "codeCPV": ("codeCPV", None),
     "date": ("dateNotification", "dateSignature"),
-    "annee": ("substr(dateNotification, 1, 4)", "substr(dateSignature, 1, 4)"),
     "montant": ("montant", "valeurGlobale"),
     "montant_actuel": ("montant_actuel", "valeurGlobale_actuelle"),
     "montant_fiable": ("montant_fiable", "montant_fiable"),
@@ -97,10 +97,7 @@ def _columns(side: int, prefix: str = "") -> str:
     parts = []
     for name, pair in _COLUMNS.items():
         column = pair[side]
-        if column is None:
-            parts.append(f"NULL AS {name}")
-        elif column.startswith("substr("):
-            parts.append(f"{column.replace('substr(', f'substr({prefix}')} AS {name}")
-        else:
-            parts.append(f"{prefix}{column} AS {name}")
+        parts.append(f"{prefix}{column} AS {name}" if column is not None else f"NULL AS {name}")
+        if name == "date":
+            parts.append(f"substr({prefix}{column}, 1, 4) AS annee")
     return ", ".join(parts)
